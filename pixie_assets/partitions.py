@@ -1,0 +1,32 @@
+"""Partitions: days (from PIXIE_START_DAY, UTC) and client surfaces.
+
+Multi-partition keys sort their dimensions by name ("client|day"), so code never builds or parses
+the string: use ``day_client_key`` and ``split_day_client``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pixie_assets.settings import get_settings
+from pixie_assets.world.spec import CLIENTS
+
+day_partitions = dg.DailyPartitionsDefinition(
+    start_date=get_settings().start_day.isoformat(), timezone="UTC"
+)
+client_partitions = dg.StaticPartitionsDefinition(list(CLIENTS))
+day_client_partitions = dg.MultiPartitionsDefinition(
+    {"day": day_partitions, "client": client_partitions}
+)
+
+
+def day_client_key(day: str, client: str) -> dg.MultiPartitionKey:
+    return dg.MultiPartitionKey({"day": day, "client": client})
+
+
+def split_day_client(partition_key: str | dg.MultiPartitionKey) -> tuple[str, str]:
+    """(day, client) of a day × client partition key."""
+    if not isinstance(partition_key, dg.MultiPartitionKey):
+        partition_key = day_client_partitions.get_partition_key_from_str(partition_key)
+    dims = partition_key.keys_by_dimension
+    return dims["day"], dims["client"]

@@ -1,0 +1,39 @@
+"""Dagster resources: thin, configurable handles on the project's settings and services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from pixie_assets.settings import Settings
+
+
+class PixieSettings(dg.ConfigurableResource):
+    """The project's settings as a resource, so a run (or a test) can point at another
+    ``PIXIE_HOME`` or world without touching the environment of the code location."""
+
+    home: str
+    world_scale: str = "demo"
+    world_seed: int = 7
+    start_day: str = "2026-11-01"
+    source: str = "world"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PixieSettings:
+        return cls(
+            home=str(settings.home),
+            world_scale=settings.world_scale,
+            world_seed=settings.world_seed,
+            start_day=settings.start_day.isoformat(),
+            source=settings.source,
+        )
+
+    def resolved(self) -> Settings:
+        return Settings(
+            home=self.home,
+            world_scale=self.world_scale,
+            world_seed=self.world_seed,
+            start_day=date.fromisoformat(self.start_day),
+            source=self.source,
+        )

@@ -1,0 +1,143 @@
+"""Every setting the project reads from the environment, read here and nowhere else.
+
+All paths derive from one folder, ``PIXIE_HOME``, so that a test, a demo and a production
+deployment differ by one variable and never write into each other's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+WORLD_SCALES = ("tiny", "demo", "large")
+SOURCES = ("world", "landing", "replay")
+
+DEFAULT_HOME = "./data"
+DEFAULT_WORLD_SCALE = "demo"
+DEFAULT_WORLD_SEED = 7
+DEFAULT_START_DAY = "2026-11-01"
+DEFAULT_SOURCE = "world"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; paths are absolute."""
+
+    home: Path
+    world_scale: str = DEFAULT_WORLD_SCALE
+    world_seed: int = DEFAULT_WORLD_SEED
+    start_day: date = date.fromisoformat(DEFAULT_START_DAY)
+    source: str = DEFAULT_SOURCE
+
+    def __post_init__(self) -> None:
+        if self.world_scale not in WORLD_SCALES:
+            raise SettingsError(
+                f"PIXIE_WORLD_SCALE={self.world_scale!r} is not one of {', '.join(WORLD_SCALES)}"
+            )
+        if self.source not in SOURCES:
+            raise SettingsError(f"PIXIE_SOURCE={self.source!r} is not one of {', '.join(SOURCES)}")
+        object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        seed_text = env.get("PIXIE_WORLD_SEED", str(DEFAULT_WORLD_SEED))
+        try:
+            seed = int(seed_text)
+        except ValueError:
+            raise SettingsError(f"PIXIE_WORLD_SEED={seed_text!r} is not an integer") from None
+        day_text = env.get("PIXIE_START_DAY", DEFAULT_START_DAY)
+        try:
+            start_day = date.fromisoformat(day_text)
+        except ValueError:
+            raise SettingsError(
+                f"PIXIE_START_DAY={day_text!r} is not a date of the form YYYY-MM-DD"
+            ) from None
+        return cls(
+            home=Path(env.get("PIXIE_HOME", DEFAULT_HOME)),
+            world_scale=env.get("PIXIE_WORLD_SCALE", DEFAULT_WORLD_SCALE),
+            world_seed=seed,
+            start_day=start_day,
+            source=env.get("PIXIE_SOURCE", DEFAULT_SOURCE),
+        )
+
+    # Every path the project writes, in one place.
+    @property
+    def world_dir(self) -> Path:
+        """Contract tables of the synthetic world (what a user's own data would look like)."""
+        return self.home / "world"
+
+    @property
+    def truth_dir(self) -> Path:
+        """Hidden ground truth, kept apart: only the simulator and the evaluation read it."""
+        return self.home / "truth"
+
+    @property
+    def graph_dir(self) -> Path:
+        return self.home / "graph"
+
+    @property
+    def candidates_dir(self) -> Path:
+        return self.home / "candidates"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "pixie.duckdb"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.home / "mlartifacts"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+    def graph_day_dir(self, day: str) -> Path:
+        return self.graph_dir / f"day={day}"
+
+    def candidates_partition_dir(self, day: str, client: str) -> Path:
+        return self.candidates_dir / f"day={day}" / f"client={client}"
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def dagster_instance_yaml(dagster_home: Path) -> str:
+    """The project's dagster.yaml with SQLite run, event and schedule storage rooted in
+    ``dagster_home``, so every process of this deployment shares one history."""
+    project = (PROJECT_ROOT / "dagster.yaml").read_text()
+    storage = f"\nstorage:\n  sqlite:\n    base_dir: {json.dumps(str(dagster_home / 'storage'))}\n"
+    return project.rstrip("\n") + "\n" + storage
+
+
+def ensure_dagster_home(env: Mapping[str, str] | None = None) -> Path:
+    """Create ``$DAGSTER_HOME`` (default ``$PIXIE_HOME/dagster_home``) holding the project's
+    instance configuration, and return it."""
+    env = os.environ if env is None else env
+    settings = Settings.from_env(env)
+    home = Path(env.get("DAGSTER_HOME") or settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    wanted = dagster_instance_yaml(home)
+    if not target.exists() or target.read_text() != wanted:
+        target.write_text(wanted)
+    return home

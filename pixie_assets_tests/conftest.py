@@ -1,0 +1,45 @@
+"""Shared fixtures: generated worlds are cached per session because several modules read them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pixie_assets.resources import PixieSettings
+from pixie_assets.settings import ensure_dagster_home
+from pixie_assets.world import World, generate_world
+
+START_DAY = date(2026, 11, 1)
+SEED = 7
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> World:
+    return generate_world("tiny", SEED, START_DAY)
+
+
+@pytest.fixture(scope="session")
+def demo_world() -> World:
+    return generate_world("demo", SEED, START_DAY)
+
+
+@pytest.fixture
+def pixie_home(tmp_path, monkeypatch):
+    """A private PIXIE_HOME (tiny world) for the test, also exported for subprocesses."""
+    home = tmp_path / "pixie_home"
+    home.mkdir()
+    monkeypatch.setenv("PIXIE_HOME", str(home))
+    monkeypatch.setenv("PIXIE_WORLD_SCALE", "tiny")
+    monkeypatch.setenv("PIXIE_WORLD_SEED", str(SEED))
+    monkeypatch.setenv("PIXIE_START_DAY", START_DAY.isoformat())
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    ensure_dagster_home()
+    return home
+
+
+@pytest.fixture
+def tiny_settings(pixie_home) -> PixieSettings:
+    return PixieSettings(
+        home=str(pixie_home), world_scale="tiny", world_seed=SEED, start_day=START_DAY.isoformat()
+    )

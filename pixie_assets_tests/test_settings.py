@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pixie_assets.settings import Settings, SettingsError, ensure_dagster_home
+
+
+def test_defaults_and_paths_derive_from_pixie_home(tmp_path):
+    settings = Settings.from_env({"PIXIE_HOME": str(tmp_path)})
+    assert settings.world_scale == "demo" and settings.world_seed == 7
+    assert settings.source == "world" and settings.start_day == date(2026, 11, 1)
+    for path in (settings.world_dir, settings.truth_dir, settings.graph_dir, settings.duckdb_path):
+        assert path.is_relative_to(tmp_path)
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def test_relative_home_is_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).home == tmp_path / "data"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"PIXIE_WORLD_SCALE": "huge"}, "PIXIE_WORLD_SCALE"),
+        ({"PIXIE_WORLD_SEED": "seven"}, "PIXIE_WORLD_SEED"),
+        ({"PIXIE_START_DAY": "01/11/2026"}, "PIXIE_START_DAY"),
+        ({"PIXIE_SOURCE": "kafka"}, "PIXIE_SOURCE"),
+    ],
+)
+def test_bad_settings_name_the_variable(env, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
+
+
+def test_dagster_home_gets_the_project_config_with_sqlite_storage(tmp_path):
+    home = ensure_dagster_home({"PIXIE_HOME": str(tmp_path)})
+    assert home == tmp_path / "dagster_home"
+    text = (home / "dagster.yaml").read_text()
+    assert "default_limit: 1" in text and "sqlite" in text and str(home / "storage") in text
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert Path(instance.root_directory) == home
