@@ -104,6 +104,7 @@ def generate_world(
         user_ids=users["user_id"],
         user_locale=users["locale"],
         user_interest=users["interest"],
+        user_activity=(users["activity"] / users["activity"].mean()).astype(np.float32),
         pin_ids=pins["pin_id"],
         pin_topic=pins["topic"],
         pin_locale=pins["locale"],

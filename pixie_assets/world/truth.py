@@ -37,6 +37,7 @@ class WorldTruth:
     user_ids: np.ndarray  # int64, sorted
     user_locale: np.ndarray  # int16 codes into locales
     user_interest: np.ndarray  # float32 (n_users, n_topics), rows sum to 1
+    user_activity: np.ndarray  # float32, relative visit rate (mean 1): who shows up each day
     pin_ids: np.ndarray  # int64, sorted
     pin_topic: np.ndarray  # int16 codes into topics
     pin_locale: np.ndarray  # int16 codes into locales
@@ -72,8 +73,8 @@ class WorldTruth:
 
     # --- persistence: plain .npy files so the simulator can memory-map them -------------------
     _ARRAYS = (
-        "user_ids", "user_locale", "user_interest", "pin_ids", "pin_topic", "pin_locale",
-        "pin_quality",
+        "user_ids", "user_locale", "user_interest", "user_activity",
+        "pin_ids", "pin_topic", "pin_locale", "pin_quality",
     )  # fmt: skip
 
     def save(self, directory: Path) -> None:

@@ -1,0 +1,1 @@
+"""The online path: queries, featurization, scoring, selection and logging (no Dagster here)."""

@@ -1,0 +1,77 @@
+"""Where each contract table's rows come from for a given day.
+
+The loop closes outside the asset graph (DESIGN §1): the graph and the queries of day D read the
+world's history plus whatever earlier days' serving wrote to the landing folder. Landing files are
+selected by their ``day=YYYY-MM-DD`` folder, so day D never sees day D or later.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pixie_assets.contract import WORLD_TABLES
+from pixie_assets.settings import Settings
+from pixie_assets.world.store import table_path
+
+DAY_FOLDER = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+TIME_COLUMN = {"saves": "saved_at", "engagements": "ts"}
+
+
+def landing_files(landing_dir: Path, table: str, before: date | None = None) -> list[Path]:
+    """Parquet files of ``landing/<table>/day=D/...`` with D < ``before``, in a stable order."""
+    root = landing_dir / table
+    if not root.exists():
+        return []
+    files: list[Path] = []
+    for day_dir in sorted(root.iterdir()):
+        match = DAY_FOLDER.match(day_dir.name)
+        if not match or (before is not None and date.fromisoformat(match[1]) >= before):
+            continue
+        files.extend(sorted(day_dir.rglob("*.parquet")))
+    return files
+
+
+def table_files(settings: Settings, table: str, before: date | None = None) -> list[Path]:
+    """Every file holding rows of ``table`` known before ``before``."""
+    files = []
+    if settings.source == "world":
+        world_file = table_path(settings.world_dir, table)
+        if not world_file.exists():
+            raise FileNotFoundError(f"{world_file} does not exist: materialize `world` first")
+        files.append(world_file)
+    if table in TIME_COLUMN:
+        files.extend(landing_files(settings.landing_dir, table, before))
+    return files
+
+
+def read_table(
+    settings: Settings,
+    table: str,
+    before: date | None = None,
+    since: date | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """Rows of a contract table with event time in [since, before), as Arrow, via DuckDB."""
+    schema = WORLD_TABLES[table]
+    columns = columns or schema.names
+    files = table_files(settings, table, before)
+    if not files:
+        return schema.empty_table().select(columns)
+    conditions = []
+    if table in TIME_COLUMN and before is not None:
+        conditions.append(f"{TIME_COLUMN[table]} < DATE '{before.isoformat()}'")
+    if table in TIME_COLUMN and since is not None:
+        conditions.append(f"{TIME_COLUMN[table]} >= DATE '{since.isoformat()}'")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    select = ", ".join(f'"{c}"' for c in columns)
+    with duckdb.connect() as con:
+        result = con.sql(
+            f"SELECT {select} FROM read_parquet($files, union_by_name = true) {where}",
+            params={"files": [str(f) for f in files]},
+        ).to_arrow_table()
+    return result.cast(pa.schema([schema.field(c) for c in columns]))
