@@ -82,6 +82,39 @@ SERVING_LOG_KEY_COLUMNS = pa.schema(
     ]
 )
 
+# Features logged with every candidate (sql/features.sql computes exactly these, in this order).
+# visit_count and visit_rank are key columns above and features too.
+FEATURES: tuple[tuple[str, pa.DataType], ...] = (
+    ("visit_count", pa.float64()),
+    ("visit_rank", pa.int32()),
+    ("query_hits", pa.int32()),
+    ("pin_degree", pa.int32()),
+    ("pin_age_days", pa.float64()),
+    ("pin_saves_7d", pa.int32()),
+    ("pin_engagements_7d", pa.int32()),
+    ("pin_hides_7d", pa.int32()),
+    ("user_activity_7d", pa.int32()),
+    ("locale_match", pa.int32()),
+    ("user_topic_affinity", pa.float64()),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+
+SERVING_LOG = pa.schema(
+    list(SERVING_LOG_KEY_COLUMNS)
+    + [
+        pa.field(name, dtype, nullable=False)
+        for name, dtype in FEATURES
+        if name not in SERVING_LOG_KEY_COLUMNS.names
+    ]
+)
+
+# Tables the serving stage writes to landing/<table>/day=D/client=C/ and ingestion loads.
+SERVING_TABLES: dict[str, pa.Schema] = {
+    "serving_log": SERVING_LOG,
+    "impressions": IMPRESSIONS,
+    "engagements": ENGAGEMENTS,
+}
+
 WORLD_TABLES: dict[str, pa.Schema] = {
     "users": USERS,
     "pins": PINS,
