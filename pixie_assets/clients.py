@@ -21,6 +21,9 @@ class ClientConfig:
     candidates_k: int = 200  # K: candidates Pixie returns and the serving stage logs
     full_ranker_m: int = 50  # M: sent on to the full ranker
     shown_k: int = 10  # k: impressions shown to the user
+    # Of the M sent to the full ranker, how many are drawn at random from below the cut, so
+    # logs keep showing what the full ranker and users think of candidates the scorer ranks low.
+    explore_slots: int = 5
     walk_steps: int = 20_000  # N: total walk steps per request
     restart_alpha: float = 0.5
     early_stop_pins: int = 1_000  # n_p
@@ -32,12 +35,50 @@ class ClientConfig:
     query_action_weights: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_QUERY_ACTION_WEIGHTS)
     )
+    # --- training and promotion -----------------------------------------------------------
+    strategy: str = "funnel_blended"  # a file of sql/labels/
+    # Weight of each action as a training label (the surface's business goal).
+    label_action_weights: dict[str, float] = field(
+        default_factory=lambda: {"save": 5.0, "click": 1.0, "closeup": 1.0}
+    )
+    hide_weight: float = 2.0  # weight of a hidden pin as a negative (engagement, blended)
+    local_weight: float = 1.0  # extra weight on positives whose pin locale = user locale
+    training_window_days: int = 3
+    objective: str = "binary:logistic"  # or "rank:pairwise" (grouped by request)
+    xgb_params: dict[str, float] = field(
+        default_factory=lambda: {
+            "max_depth": 6,
+            "eta": 0.15,
+            "min_child_weight": 5.0,
+            "subsample": 0.8,
+            "colsample_bytree": 0.9,
+            "lambda": 1.0,
+        }
+    )
+    boost_rounds: int = 120
+    # The surface's business goal: the actions it wants more of, and the metric that decides
+    # promotion (any model_evaluation metric; "auc/<actions>" is the AUC of those actions among
+    # what users were shown).
+    primary_actions: tuple[str, ...] = ("save",)
+    primary_metric: str = "auc/save"
+    promotion_margin: float = 0.01  # relative gain over the champion needed to promote
+    # What the surface's full ranker optimizes: value of each action it predicts.
+    full_ranker_action_values: dict[str, float] = field(
+        default_factory=lambda: {"save": 1.0, "click": 0.3, "closeup": 0.3, "hide": -1.0}
+    )
 
 
 CLIENTS: dict[str, ClientConfig] = {
     "homefeed": ClientConfig("homefeed", requests_per_1k_users=200, query="recent_engagements"),
     "related_pins": ClientConfig(
-        "related_pins", requests_per_1k_users=150, query="viewed_pin", walk_steps=10_000
+        "related_pins",
+        requests_per_1k_users=150,
+        query="viewed_pin",
+        walk_steps=10_000,
+        label_action_weights={"save": 1.0, "click": 3.0, "closeup": 3.0},
+        primary_actions=("click", "closeup"),
+        primary_metric="auc/click_closeup",
+        full_ranker_action_values={"save": 0.5, "click": 1.0, "closeup": 1.0, "hide": -1.0},
     ),
     "notifications": ClientConfig(
         "notifications",
@@ -45,6 +86,11 @@ CLIENTS: dict[str, ClientConfig] = {
         query="recent_engagements",
         full_ranker_m=20,
         shown_k=3,
+        explore_slots=2,
+        label_action_weights={"save": 1.0, "click": 5.0, "closeup": 1.0},
+        primary_actions=("click",),
+        primary_metric="auc/click",
+        full_ranker_action_values={"save": 0.3, "click": 1.0, "closeup": 0.3, "hide": -1.0},
     ),
 }
 

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pixie_assets.assets.candidates import pin_board_graph, walk_candidates
+from pixie_assets.assets.evaluation import model_evaluation
+from pixie_assets.assets.serving import serving_log_table, serving_logs
+from pixie_assets.assets.training import labeled_examples, lightweight_model
 from pixie_assets.assets.world import world
-from pixie_assets.jobs import world_job
+from pixie_assets.jobs import daily_client_job, graph_job, world_job
 from pixie_assets.resources import PixieSettings
 from pixie_assets.settings import get_settings
 
 defs = dg.Definitions(
-    assets=[world],
-    jobs=[world_job],
+    assets=[
+        world,
+        pin_board_graph,
+        walk_candidates,
+        serving_logs,
+        serving_log_table,
+        labeled_examples,
+        lightweight_model,
+        model_evaluation,
+    ],
+    jobs=[world_job, graph_job, daily_client_job],
     resources={"pixie": PixieSettings.from_settings(get_settings())},
 )

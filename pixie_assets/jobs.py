@@ -6,3 +6,19 @@ from __future__ import annotations
 import dagster as dg
 
 world_job = dg.define_asset_job("world_job", selection=dg.AssetSelection.assets("world"))
+graph_job = dg.define_asset_job(
+    "graph_job",
+    selection=dg.AssetSelection.assets("pin_board_graph"),
+)
+# One day of one client surface: candidates, serving, ingestion, labels, training, evaluation.
+daily_client_job = dg.define_asset_job(
+    "daily_client_job",
+    selection=dg.AssetSelection.assets(
+        "walk_candidates",
+        "serving_logs",
+        "serving_log_table",
+        "labeled_examples",
+        "lightweight_model",
+        "model_evaluation",
+    ),
+)

@@ -30,3 +30,36 @@ def split_day_client(partition_key: str | dg.MultiPartitionKey) -> tuple[str, st
         partition_key = day_client_partitions.get_partition_key_from_str(partition_key)
     dims = partition_key.keys_by_dimension
     return dims["day"], dims["client"]
+
+
+def training_window_mapping(window_days: int) -> dg.MultiPartitionMapping:
+    """Day D's model reads days D-N+1..D of the same client (days before the first partition
+    simply do not exist yet)."""
+    return dg.MultiPartitionMapping(
+        {
+            "day": dg.DimensionPartitionMapping(
+                "day",
+                dg.TimeWindowPartitionMapping(
+                    start_offset=-(window_days - 1),
+                    end_offset=0,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+            ),
+            "client": dg.DimensionPartitionMapping("client", dg.IdentityPartitionMapping()),
+        }
+    )
+
+
+def previous_day_mapping() -> dg.MultiPartitionMapping:
+    """Day D depends on day D-1 of the same client (the model evaluated on D's logs)."""
+    return dg.MultiPartitionMapping(
+        {
+            "day": dg.DimensionPartitionMapping(
+                "day",
+                dg.TimeWindowPartitionMapping(
+                    start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                ),
+            ),
+            "client": dg.DimensionPartitionMapping("client", dg.IdentityPartitionMapping()),
+        }
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 
 
@@ -17,3 +18,27 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
             for field in schema
         ]
     )
+
+
+def quantile_markdown(series: dict[str, np.ndarray], quantiles=(0.5, 0.9, 0.99)) -> str:
+    """A markdown table of quantiles, max and mean for each named array (e.g. degrees)."""
+    heads = " | ".join(f"p{round(q * 100)}" for q in quantiles)
+    lines = [f"| | {heads} | max | mean |", "|---" * (len(quantiles) + 3) + "|"]
+    for name, values in series.items():
+        if len(values) == 0:
+            lines.append(f"| {name} |" + " – |" * (len(quantiles) + 2))
+            continue
+        cells = " | ".join(f"{np.quantile(values, q):,.0f}" for q in quantiles)
+        lines.append(f"| {name} | {cells} | {values.max():,.0f} | {values.mean():,.1f} |")
+    return "\n".join(lines)
+
+
+def figure_markdown(figure, alt: str) -> dg.MetadataValue:
+    """A matplotlib figure embedded in markdown metadata as a PNG (the UI renders it inline)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{encoded})")

@@ -25,7 +25,7 @@ def _per_action(save: float, click: float, closeup: float, hide: float) -> dict[
 
 @dataclass(frozen=True)
 class EngagementModel:
-    intercept: dict[str, float] = field(default_factory=lambda: _per_action(-4.2, -3.0, -2.7, -4.6))
+    intercept: dict[str, float] = field(default_factory=lambda: _per_action(-5.2, -4.0, -3.7, -5.2))
     interest: dict[str, float] = field(default_factory=lambda: _per_action(0.9, 0.7, 0.6, -0.7))
     quality: dict[str, float] = field(default_factory=lambda: _per_action(1.2, 0.8, 1.0, -1.2))
     locale_match: dict[str, float] = field(default_factory=lambda: _per_action(0.7, 0.6, 0.4, -0.4))

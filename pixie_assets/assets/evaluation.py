@@ -1,0 +1,147 @@
+"""Asset ``model_evaluation``: day D's logs judge the challenger trained through D-1 against
+visit count and the champion; a clear win on the primary metric promotes it to ``@champion``."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import mlflow
+import pyarrow as pa
+
+from pixie_assets.assets.training import labeled_examples, lightweight_model
+from pixie_assets.clients import client_config
+from pixie_assets.partitions import day_client_partitions, previous_day_mapping, split_day_client
+from pixie_assets.resources import PixieSettings
+from pixie_assets.serving.scoring import VISIT_COUNT_VERSION
+from pixie_assets.sql import load_sql
+from pixie_assets.training.evaluation import (
+    RankerEvaluation,
+    comparison_frame,
+    comparison_markdown,
+    log_metrics,
+    simulated_metrics,
+)
+from pixie_assets.training.promotion import decide_promotion
+from pixie_assets.training.registry import (
+    aliased_version,
+    load_scorer,
+    record_review,
+    set_alias,
+    version_trained_on,
+)
+from pixie_assets.training.tracking import CHAMPION, EVALUATION_EXPERIMENT, configure_mlflow
+from pixie_assets.warehouse import reader
+from pixie_assets.world.traffic import partition_seed
+from pixie_assets.world.truth import WorldTruth
+
+
+def _read_outcomes(settings, day: date, client: str):
+    with reader(settings.duckdb_path) as con:
+        return con.sql(load_sql("labels/outcomes"), params={"day": day, "client": client}).df()
+
+
+@dg.asset(
+    partitions_def=day_client_partitions,
+    deps=[
+        dg.AssetDep(lightweight_model, partition_mapping=previous_day_mapping()),
+        labeled_examples,
+    ],
+    pool="mlflow",
+    group_name="evaluation",
+    kinds={"mlflow"},
+    description=(
+        "Scores day D's logged candidates with visit count, the challenger trained through D-1 "
+        "and the current champion: AUC of the client's actions among impressions, recall@M, "
+        "funnel efficiency, NDCG@k, local share; in world mode also the simulated expected "
+        "actions per request of serving with each. Promotes the challenger to @champion on a "
+        "clear win on the primary metric; the decision goes into the version's description."
+    ),
+)
+def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
+    settings = pixie.resolved()
+    day_text, client = split_day_client(context.partition_key)
+    config = client_config(client)
+    day = date.fromisoformat(day_text)
+    outcomes = _read_outcomes(settings, day, client)
+    features = pa.Table.from_pandas(outcomes, preserve_index=False)
+    truth = WorldTruth.load(settings.truth_dir) if settings.source == "world" else None
+    seed = partition_seed(settings.world_seed, day, client, "evaluation")
+
+    rankers: list[tuple[str, str, object]] = [
+        ("visit_count", VISIT_COUNT_VERSION, outcomes["visit_count"].to_numpy())
+    ]
+    challenger_version = version_trained_on(settings, client, (day - timedelta(days=1)).isoformat())
+    champion_version = aliased_version(settings, client, CHAMPION)
+    for name, version in (("challenger", challenger_version), ("champion", champion_version)):
+        if version is not None:
+            scorer = load_scorer(settings, client, version)
+            rankers.append((name, scorer.version, scorer.score(features)))
+
+    evaluations = []
+    for name, version, scores in rankers:
+        result = log_metrics(outcomes, scores, config)
+        if truth is not None:
+            result.update(simulated_metrics(truth, config, outcomes, scores, seed))
+        evaluations.append(RankerEvaluation(name, version, result))
+    frame = comparison_frame(evaluations)
+    table = comparison_markdown(frame, config.primary_metric)
+
+    def primary(name: str) -> float | None:
+        return float(frame.loc[name, config.primary_metric]) if name in frame.index else None
+
+    checks_passed = len(outcomes) > 0 and bool(outcomes["impressed"].any())
+    decision = decide_promotion(
+        config.primary_metric,
+        challenger=primary("challenger"),
+        champion=primary("champion"),
+        visit_count=primary("visit_count"),
+        margin=config.promotion_margin,
+        checks_passed=checks_passed,
+    )
+    context.log.info(f"{client} {day_text}: {decision.reason}")
+
+    configure_mlflow(settings, EVALUATION_EXPERIMENT)
+    with mlflow.start_run(run_name=f"{client} {day_text}") as run:
+        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run_id})
+        mlflow.set_tags(decision.as_tags())
+        for evaluation in evaluations:
+            mlflow.log_metrics(
+                {
+                    f"{evaluation.name}.{k.replace('/', '.')}": v
+                    for k, v in evaluation.metrics.items()
+                }
+            )
+        mlflow.log_text(table, "comparison.md")
+        mlflow.log_text(frame.to_csv(), "comparison.csv")
+
+    if challenger_version is not None:
+        description = (
+            f"Evaluated on {client} logs of {day_text} (primary metric {config.primary_metric}).\n"
+            f"Decision: {'PROMOTED to @champion' if decision.promote else 'not promoted'} — "
+            f"{decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run.info.run_id}"
+        )
+        record_review(
+            settings,
+            client,
+            challenger_version,
+            {**decision.as_tags(), "evaluated_on": day_text},
+            description,
+        )
+        if decision.promote:  # the last step: a failed run never moves the alias
+            set_alias(settings, client, CHAMPION, challenger_version)
+
+    metadata = {
+        "comparison": dg.MetadataValue.md(table),
+        "primary_metric": config.primary_metric,
+        "decision": "promoted" if decision.promote else "kept",
+        "reason": decision.reason,
+        "challenger_version": challenger_version or "none",
+        "champion_before": champion_version or "none",
+        "mlflow_run_id": run.info.run_id,
+    }
+    for name in frame.index:
+        metadata[f"{name}/{config.primary_metric}"] = float(frame.loc[name, config.primary_metric])
+        if "sim/primary_per_request" in frame.columns:
+            metadata[f"{name}/sim_primary_per_request"] = float(
+                frame.loc[name, "sim/primary_per_request"]
+            )
+    return dg.MaterializeResult(metadata=metadata)

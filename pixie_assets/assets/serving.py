@@ -1,0 +1,133 @@
+"""Assets ``serving_logs`` (landing files of a day × client) and ``serving_log_table`` (DuckDB)."""
+
+import time
+from datetime import date, timedelta
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from pixie_assets.assets.candidates import walk_candidates
+from pixie_assets.clients import CLIENTS, client_config
+from pixie_assets.ingest import ingest_partition
+from pixie_assets.landing import partition_dir, write_partition
+from pixie_assets.partitions import day_client_partitions, split_day_client
+from pixie_assets.resources import PixieSettings
+from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
+from pixie_assets.serving.pipeline import score_candidates
+from pixie_assets.sources import read_table
+from pixie_assets.training.registry import serving_scorer
+from pixie_assets.world.simulator import serve_world_day
+from pixie_assets.world.traffic import partition_seed
+from pixie_assets.world.truth import WorldTruth
+
+SERVING_LOG_TABLES = ("serving_log", "impressions", "engagements")
+
+
+@dg.asset(
+    partitions_def=day_client_partitions,
+    deps=[walk_candidates],
+    group_name="serving",
+    kinds={"duckdb", "xgboost", "parquet"},
+    description=(
+        "Serving-stage logs of a day × client in $PIXIE_HOME/landing/<table>/day=D/client=C/: "
+        "every candidate with its features and lightweight score (serving_log), what the full "
+        "ranker showed (impressions) and what users did (engagements, plus saves that become "
+        "graph edges for later days). World mode simulates the service with the client's "
+        "@champion (visit count until there is one); landing mode only observes the files."
+    ),
+)
+def serving_logs(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.MaterializeResult:
+    settings = pixie.resolved()
+    day_text, client = split_day_client(context.partition_key)
+    config = client_config(client)
+    if settings.source != "world":
+        return _observe_landing(settings, day_text, client)
+    day = date.fromisoformat(day_text)
+    folder = settings.candidates_partition_dir(day_text, client)
+    candidates = pq.read_table(folder / "candidates.parquet").to_pandas()
+
+    scorer = serving_scorer(settings, client)
+    context.log.info(
+        f"serving {len(candidates):,} candidates of {client} on {day} with {scorer.version}"
+    )
+    started = time.perf_counter()
+    users = read_table(settings, "users")
+    pins = read_table(settings, "pins")
+    since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
+    with FeatureContext(
+        scorer.feature_spec,
+        day,
+        users=users,
+        pins=pins,
+        recent_saves=read_table(settings, "saves", before=day, since=since),
+        recent_engagements=read_table(settings, "engagements", before=day, since=since),
+    ) as features:
+        scored = score_candidates(candidates, features, scorer)
+    tables = serve_world_day(
+        WorldTruth.load(settings.truth_dir),
+        config,
+        scored,
+        boards=read_table(settings, "boards").to_pandas(),
+        pins=pins.to_pandas(),
+        seed=partition_seed(settings.world_seed, day, client, "serving"),
+    )
+    write_partition(settings.landing_dir, day_text, client, tables)
+    seconds = time.perf_counter() - started
+
+    requests = max(candidates["request_id"].nunique(), 1)
+    actions = tables["engagements"]["action"].to_pandas().value_counts()
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": scorer.version,
+            **{f"rows/{name}": table.num_rows for name, table in tables.items()},
+            "impressions_per_request": tables["impressions"].num_rows / requests,
+            **{f"actions_per_request/{a}": int(n) / requests for a, n in actions.items()},
+            "serving_seconds": seconds,
+            "path": dg.MetadataValue.path(str(settings.landing_dir)),
+            "dagster/row_count": tables["serving_log"].num_rows,
+        }
+    )
+
+
+def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
+    """Landing mode: an online service wrote the files; report what is there."""
+    metadata: dict[str, object] = {"source": settings.source}
+    for table in SERVING_LOG_TABLES:
+        folder = partition_dir(settings.landing_dir, table, day, client)
+        files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+        metadata[f"files/{table}"] = len(files)
+        metadata[f"rows/{table}"] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=day_client_partitions,
+    deps=[serving_logs],
+    pool="duckdb",
+    group_name="serving",
+    kinds={"duckdb"},
+    description=(
+        "The partition's landing files (serving_log, impressions, engagements) validated "
+        "(schema, types, keys, duplicates) and loaded into $PIXIE_HOME/pixie.duckdb, replacing "
+        "that partition alone in one transaction: re-runs are idempotent, bad files change nothing."
+    ),
+)
+def serving_log_table(context: dg.AssetExecutionContext, pixie: PixieSettings):
+    settings = pixie.resolved()
+    day_text, client = split_day_client(context.partition_key)
+    report = ingest_partition(
+        settings.duckdb_path,
+        settings.landing_dir,
+        date.fromisoformat(day_text),
+        client,
+        configured_clients=tuple(CLIENTS),
+    )
+    stats = report.as_dict()
+    context.log.info(f"ingested {client} {day_text}: {stats}")
+    return dg.MaterializeResult(
+        metadata={
+            **{k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
+            "duckdb": dg.MetadataValue.path(str(settings.duckdb_path)),
+            "dagster/row_count": int(stats.get("serving_log_rows", 0)),
+        }
+    )

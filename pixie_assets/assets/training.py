@@ -1,0 +1,146 @@
+"""Assets ``labeled_examples`` (DuckDB) and ``lightweight_model`` (XGBoost in MLflow), per day ×
+client."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import matplotlib.pyplot as plt
+import numpy as np
+
+from pixie_assets.assets._metadata import figure_markdown
+from pixie_assets.assets.serving import serving_log_table
+from pixie_assets.clients import CLIENTS, client_config
+from pixie_assets.partitions import day_client_partitions, split_day_client, training_window_mapping
+from pixie_assets.resources import PixieSettings
+from pixie_assets.serving.scoring import repo_feature_spec
+from pixie_assets.training.examples import load_examples, store_examples
+from pixie_assets.training.fit import train_lightweight_model
+from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
+from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
+from pixie_assets.warehouse import writer
+
+MAX_TRAINING_WINDOW = max(c.training_window_days for c in CLIENTS.values())
+
+
+def _label_counts(examples, regression: bool) -> dict[str, float]:
+    label = examples["label"].to_numpy() if examples.num_rows else np.zeros(0)
+    counts = {"rows": float(examples.num_rows)}
+    for column in ("impressed", "saved", "clicked", "closeup", "hidden"):
+        counts[column] = float(np.asarray(examples[column].to_numpy(), dtype=float).sum())
+    if regression:
+        counts["label_std"] = float(label.std()) if len(label) else 0.0
+    else:
+        counts["positives"] = float((label > 0).sum())
+        counts["label_rate"] = counts["positives"] / max(len(label), 1)
+    return counts
+
+
+@dg.asset(
+    partitions_def=day_client_partitions,
+    deps=[serving_log_table],
+    pool="duckdb",
+    group_name="training",
+    kinds={"duckdb", "sql"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "label_rate",
+            asset="labeled_examples",
+            blocking=True,
+            description="Fails on an empty or single-class partition: it would poison training.",
+        )
+    ],
+    description=(
+        "The client's label strategy (sql/labels/<strategy>.sql) applied to the partition's "
+        "serving_log ⟕ impressions ⟕ engagements: features, outcomes, label and weight, in "
+        "DuckDB table labeled_examples."
+    ),
+)
+def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
+    settings = pixie.resolved()
+    day_text, client = split_day_client(context.partition_key)
+    config = client_config(client)
+    day = date.fromisoformat(day_text)
+    with writer(settings.duckdb_path) as con:
+        examples = label_partition(con, config, day)
+        store_examples(con, examples, day, client, config.strategy)
+    regression = config.strategy in REGRESSION_STRATEGIES
+    counts = _label_counts(examples, regression)
+    if regression:
+        passed = counts["rows"] > 0 and counts["label_std"] > 0
+    else:
+        passed = 0 < counts["positives"] < counts["rows"]
+    context.log.info(f"{client} {day}: {counts}")
+    return dg.MaterializeResult(
+        metadata={"strategy": config.strategy, **counts, "dagster/row_count": int(counts["rows"])},
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="label_rate",
+                passed=bool(passed),
+                metadata={
+                    k: v
+                    for k, v in counts.items()
+                    if k in ("rows", "positives", "label_rate", "label_std")
+                },
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=day_client_partitions,
+    deps=[
+        dg.AssetDep(
+            labeled_examples, partition_mapping=training_window_mapping(MAX_TRAINING_WINDOW)
+        )
+    ],
+    pool="mlflow",
+    group_name="training",
+    kinds={"xgboost", "mlflow"},
+    description=(
+        "The client's lightweight XGBoost model trained on its last N days of labeled examples: "
+        "one MLflow run in experiment pixie-lightweight and a new version of "
+        "pixie-lightweight-<client> (alias @challenger) that carries its feature SQL."
+    ),
+)
+def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
+    settings = pixie.resolved()
+    day_text, client = split_day_client(context.partition_key)
+    config = client_config(client)
+    day = date.fromisoformat(day_text)
+    days = [
+        d
+        for d in (day - timedelta(days=i) for i in reversed(range(config.training_window_days)))
+        if d >= settings.start_day
+    ]
+    examples = load_examples(settings.duckdb_path, client, days)
+    strategy = config.strategy
+    regression = strategy in REGRESSION_STRATEGIES
+    objective = "reg:squarederror" if regression else config.objective
+    spec = repo_feature_spec()
+    context.log.info(f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}")
+    trained = train_lightweight_model(
+        examples, spec.feature_names, objective, config.xgb_params, config.boost_rounds
+    )
+    label_counts = {
+        "rows": float(len(examples)),
+        "positives": float((examples["label"] > 0).sum()) if not regression else float("nan"),
+    }
+    window = TrainingWindow(days[0].isoformat(), days[-1].isoformat(), len(days))
+    logged, run_id = publish_challenger(
+        settings, config, trained, spec, strategy, day_text, window, label_counts, context.run_id
+    )
+    figure = importance_figure(trained.importance, f"{client} {day_text}")
+    importance_plot = figure_markdown(figure, "feature importance")
+    plt.close(figure)
+    context.log.info(f"registered {logged.name} version {logged.version} as @challenger")
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": logged.version,
+            "registered_model": logged.name,
+            "mlflow_run_id": run_id,
+            "strategy": strategy,
+            "window": f"{window.first_day}..{window.last_day}",
+            **{k: float(v) for k, v in trained.metrics.items()},
+            "feature_importance": importance_plot,
+        }
+    )

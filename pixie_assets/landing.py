@@ -1,0 +1,32 @@
+"""The landing folder: where an online service (or world mode's simulator) drops its files.
+
+Layout (DESIGN §3): ``landing/<table>/day=YYYY-MM-DD/client=<c>/*.parquet``. A partition is
+rewritten whole: every table is staged first and swapped in only when all are written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+
+from pixie_assets.world.store import replace_directory, write_parquet
+
+
+def partition_dir(landing_dir: Path, table: str, day: str, client: str) -> Path:
+    return landing_dir / table / f"day={day}" / f"client={client}"
+
+
+def write_partition(landing_dir: Path, day: str, client: str, tables: dict[str, pa.Table]) -> None:
+    staged: dict[Path, Path] = {}
+    for table, data in tables.items():
+        final = partition_dir(landing_dir, table, day, client)
+        staging = final.with_name(final.name + ".staging")
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        write_parquet(data, staging / "part-0.parquet")
+        staged[staging] = final
+    for staging, final in staged.items():
+        replace_directory(staging, final)

@@ -1,0 +1,1 @@
+"""Training: example loading, XGBoost fit, MLflow logging and registry, metrics, promotion."""

@@ -1,0 +1,92 @@
+"""One MLflow run per trained model, and its registry version as the client's challenger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+
+from pixie_assets.clients import ClientConfig  # noqa: E402
+from pixie_assets.serving.featurize import FeatureSpec  # noqa: E402
+from pixie_assets.settings import Settings  # noqa: E402
+from pixie_assets.training.fit import TrainedModel  # noqa: E402
+from pixie_assets.training.tracking import (  # noqa: E402
+    CHALLENGER,
+    LoggedModel,
+    configure_mlflow,
+    log_scorer_model,
+)
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    first_day: str
+    last_day: str
+    days: int
+
+
+def importance_figure(importance: dict[str, float], title: str):
+    names = sorted(importance, key=importance.get)
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(names) + 1.2))
+    ax.barh(names, [importance[n] for n in names], color="#e60023")
+    ax.set_xlabel("total gain")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def publish_challenger(
+    settings: Settings,
+    config: ClientConfig,
+    trained: TrainedModel,
+    spec: FeatureSpec,
+    strategy: str,
+    day: str,
+    window: TrainingWindow,
+    label_counts: dict[str, float],
+    dagster_run_id: str,
+) -> tuple[LoggedModel, str]:
+    """Log the run (parameters, data window, counts, metrics, importance plot), register the
+    model version with its tags, and point ``@challenger`` at it. Returns (version, run id)."""
+    client = configure_mlflow(settings)
+    with mlflow.start_run(run_name=f"{config.name} {day} {strategy}") as run:
+        mlflow.set_tags(
+            {
+                "client": config.name,
+                "day": day,
+                "strategy": strategy,
+                "dagster_run_id": dagster_run_id,
+            }
+        )
+        mlflow.log_params(
+            {
+                "client": config.name,
+                "strategy": strategy,
+                "objective": trained.objective,
+                "boost_rounds": config.boost_rounds,
+                "window_first_day": window.first_day,
+                "window_last_day": window.last_day,
+                "window_days": window.days,
+                "local_weight": config.local_weight,
+                "label_action_weights": config.label_action_weights,
+                **{f"xgb_{k}": v for k, v in config.xgb_params.items()},
+            }
+        )
+        mlflow.log_metrics(
+            {**trained.metrics, **{f"labels_{k}": v for k, v in label_counts.items()}}
+        )
+        figure = importance_figure(trained.importance, f"{config.name} {day}: feature importance")
+        mlflow.log_figure(figure, "feature_importance.png")
+        plt.close(figure)
+        logged = log_scorer_model(
+            trained.booster,
+            spec,
+            config.name,
+            tags={"day": day, "strategy": strategy, "dagster_run_id": dagster_run_id},
+        )
+    client.set_registered_model_alias(logged.name, CHALLENGER, logged.version)
+    return logged, run.info.run_id

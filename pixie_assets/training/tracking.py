@@ -1,0 +1,82 @@
+"""MLflow for this project: one tracking database and artifact folder under PIXIE_HOME, one
+experiment, one registered model per client, aliases instead of stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from pixie_assets.serving import featurize, pyfunc_model
+from pixie_assets.serving.featurize import FeatureSpec
+from pixie_assets.settings import Settings
+
+EXPERIMENT = "pixie-lightweight"
+EVALUATION_EXPERIMENT = "pixie-evaluation"
+STUDY_EXPERIMENT = "pixie-strategy-study"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def registered_model_name(client: str) -> str:
+    return f"pixie-lightweight-{client}"
+
+
+def configure_mlflow(settings: Settings, experiment: str = EXPERIMENT) -> MlflowClient:
+    """Point this process at the project's MLflow (absolute sqlite URI, artifacts beside it),
+    creating the experiment on first use; safe when several processes race to create it."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    client = MlflowClient()
+    if client.get_experiment_by_name(experiment) is None:
+        try:
+            client.create_experiment(
+                experiment, artifact_location=settings.mlflow_artifacts_dir.resolve().as_uri()
+            )
+        except MlflowException:
+            if client.get_experiment_by_name(experiment) is None:
+                raise
+    mlflow.set_experiment(experiment)
+    return client
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    name: str
+    version: str
+    model_uri: str
+
+
+def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, str]) -> LoggedModel:
+    """Log the booster with its feature spec and featurization code as a pyfunc model in the
+    active run, and register it as a new version of the client's model."""
+    with tempfile.TemporaryDirectory() as scratch:
+        booster_path = Path(scratch) / "booster.ubj"
+        spec_path = Path(scratch) / "feature_spec.json"
+        booster.save_model(booster_path)
+        spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=pyfunc_model.__file__,
+            code_paths=[featurize.__file__],
+            artifacts={"booster": str(booster_path), "feature_spec": str(spec_path)},
+            registered_model_name=registered_model_name(client),
+            pip_requirements=["xgboost", "duckdb", "pyarrow", "pandas", "numpy"],
+        )
+    version = str(info.registered_model_version)
+    mlflow_client = MlflowClient()
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(registered_model_name(client), version, key, value)
+    return LoggedModel(registered_model_name(client), version, info.model_uri)
+
+
+def model_uri(client: str, alias: str) -> str:
+    return f"models:/{registered_model_name(client)}@{alias}"

@@ -1,0 +1,91 @@
+"""The loop closes through the registry: the version promoted on day D serves day D+1, and a
+failed evaluation moves no alias. Tiny world, homefeed, three days. The promotion margin is set
+very low here so that the win is certain: these tests are about the mechanism, not the model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from pixie_assets import clients
+from pixie_assets.partitions import day_client_key
+from pixie_assets.resources import PixieSettings
+from pixie_assets.training.registry import aliased_version
+from pixie_assets.training.tracking import CHAMPION, configure_mlflow
+from pixie_assets_tests.loop import ALL_ASSETS, DAY_CLIENT_STAGES, run, run_day
+
+DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    patch = pytest.MonkeyPatch()
+    lenient = dataclasses.replace(clients.CLIENTS["homefeed"], promotion_margin=-0.5)
+    patch.setitem(clients.CLIENTS, "homefeed", lenient)
+    home = tmp_path_factory.mktemp("pixie_continuous")
+    settings = PixieSettings(home=str(home), world_scale="tiny", world_seed=7, start_day=DAYS[0])
+    run(settings, ["world"])
+    results = {day: run_day(settings, day, ["homefeed"])["homefeed"] for day in DAYS[:2]}
+    yield settings, results
+    patch.undo()
+
+
+def _served_versions(settings: PixieSettings, day: str) -> set[str]:
+    path = (
+        settings.resolved().landing_dir / "serving_log" / f"day={day}" / "client=homefeed"
+        / "part-0.parquet"
+    )  # fmt: skip
+    return set(pq.read_table(path, columns=["model_version"])["model_version"].to_pylist())
+
+
+def _evaluation(result) -> dict:
+    materialization = result.asset_materializations_for_node("model_evaluation")[0]
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+def test_first_days_are_served_by_visit_count(loop):
+    settings, results = loop
+    assert _served_versions(settings, DAYS[0]) == {"visit_count"}
+    assert _served_versions(settings, DAYS[1]) == {"visit_count"}
+    first = _evaluation(results[DAYS[0]])
+    assert first["challenger_version"] == "none" and first["decision"] == "kept"
+
+
+def test_day_two_promotes_day_one_model_and_records_the_review(loop):
+    settings, results = loop
+    evaluation = _evaluation(results[DAYS[1]])
+    assert evaluation["challenger_version"] == "1" and evaluation["decision"] == "promoted"
+    assert aliased_version(settings.resolved(), "homefeed", CHAMPION) == "1"
+    version = configure_mlflow(settings.resolved()).get_model_version(
+        "pixie-lightweight-homefeed", "1"
+    )
+    assert version.tags["promotion"] == "promoted" and version.tags["evaluated_on"] == DAYS[1]
+    assert "PROMOTED" in version.description and "visit_count" in version.description
+
+
+def test_a_failed_evaluation_moves_no_alias(loop, monkeypatch):
+    settings, _ = loop
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("registry unavailable")
+
+    monkeypatch.setattr("pixie_assets.assets.evaluation.record_review", broken)
+    before = aliased_version(settings.resolved(), "homefeed", CHAMPION)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=["model_evaluation"],
+        partition_key=day_client_key(DAYS[1], "homefeed"),
+        resources={"pixie": settings},
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert aliased_version(settings.resolved(), "homefeed", CHAMPION) == before
+
+
+def test_day_three_serving_logs_the_promoted_version(loop):
+    settings, _ = loop
+    run_day(settings, DAYS[2], ["homefeed"], stages=DAY_CLIENT_STAGES[:2])
+    assert _served_versions(settings, DAYS[2]) == {"pixie-lightweight-homefeed/1"}
