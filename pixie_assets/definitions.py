@@ -7,10 +7,19 @@ import dagster as dg
 from pixie_assets.assets.candidates import pin_board_graph, walk_candidates
 from pixie_assets.assets.evaluation import model_evaluation
 from pixie_assets.assets.serving import serving_log_table, serving_logs
+from pixie_assets.assets.study import strategy_study
 from pixie_assets.assets.training import labeled_examples, lightweight_model
 from pixie_assets.assets.world import world
-from pixie_assets.jobs import daily_client_job, graph_job, world_job
+from pixie_assets.jobs import (
+    daily_client_job,
+    graph_job,
+    ingest_job,
+    strategy_study_job,
+    world_job,
+)
 from pixie_assets.resources import PixieSettings
+from pixie_assets.schedules import graph_schedule, loop_schedule
+from pixie_assets.sensors import landing_files_sensor
 from pixie_assets.settings import get_settings
 
 defs = dg.Definitions(
@@ -23,7 +32,10 @@ defs = dg.Definitions(
         labeled_examples,
         lightweight_model,
         model_evaluation,
+        strategy_study,
     ],
-    jobs=[world_job, graph_job, daily_client_job],
+    jobs=[world_job, graph_job, daily_client_job, strategy_study_job, ingest_job],
+    schedules=[graph_schedule, loop_schedule],
+    sensors=[landing_files_sensor],
     resources={"pixie": PixieSettings.from_settings(get_settings())},
 )

@@ -26,7 +26,7 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def _run_job(instance: dg.DagsterInstance, defs: dg.Definitions, name: str, **kwargs):
     started = time.perf_counter()
-    result = defs.get_job_def(name).execute_in_process(
+    result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, run_config=QUIET_CONSOLE, raise_on_error=False, **kwargs
     )
     label = f"{name} {kwargs.get('partition_key', '')}".strip()

@@ -22,3 +22,11 @@ daily_client_job = dg.define_asset_job(
         "model_evaluation",
     ),
 )
+# Every label strategy of one client trained on the same days, evaluated side by side.
+strategy_study_job = dg.define_asset_job(
+    "strategy_study_job", selection=dg.AssetSelection.assets("strategy_study")
+)
+# Landing mode: load one day × client of landing files into DuckDB (what the sensor launches).
+ingest_job = dg.define_asset_job(
+    "ingest_job", selection=dg.AssetSelection.assets("serving_log_table")
+)

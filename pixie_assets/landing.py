@@ -30,3 +30,17 @@ def write_partition(landing_dir: Path, day: str, client: str, tables: dict[str, 
         staged[staging] = final
     for staging, final in staged.items():
         replace_directory(staging, final)
+
+
+def complete_partitions(landing_dir: Path) -> dict[tuple[str, str], float]:
+    """(day, client) partitions whose serving_log and impressions folders both hold Parquet
+    files, with the newest modification time among them (a change marker)."""
+    found: dict[tuple[str, str], list[float]] = {}
+    for table in ("serving_log", "impressions"):
+        for path in (landing_dir / table).glob("day=*/client=*/*.parquet"):
+            day = path.parent.parent.name.removeprefix("day=")
+            client = path.parent.name.removeprefix("client=")
+            found.setdefault((day, client), [0.0, 0.0])
+            slot = 0 if table == "serving_log" else 1
+            found[(day, client)][slot] = max(found[(day, client)][slot], path.stat().st_mtime)
+    return {key: max(times) for key, times in found.items() if min(times) > 0}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,27 @@ READ_WAIT_SECONDS = 120.0
 def _is_lock_conflict(error: duckdb.Error) -> bool:
     text = str(error).lower()
     return "lock" in text or "conflicting" in text
+
+
+def _retry_on_lock(
+    open_connection: Callable[[], duckdb.DuckDBPyConnection], wait_seconds: float
+) -> duckdb.DuckDBPyConnection:
+    """Retry with jittered exponential backoff while another process holds the file."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return open_connection()
+        except duckdb.Error as error:
+            if not _is_lock_conflict(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: ingest serving logs first")
 
 
 @contextmanager
@@ -34,21 +55,31 @@ def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def reader(
     path: Path, wait_seconds: float = READ_WAIT_SECONDS
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; retries with jittered backoff while another process writes."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: ingest serving logs first")
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.05
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=True)
-            break
-        except duckdb.Error as error:
-            if not _is_lock_conflict(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 2.0)
+    """A read-only connection to the warehouse."""
+    _require(path)
+    con = _retry_on_lock(lambda: duckdb.connect(str(path), read_only=True), wait_seconds)
     try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def scratch_reader(
+    path: Path, wait_seconds: float = READ_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory database with the warehouse attached read-only as the default catalog:
+    reads see the warehouse, temporary tables stay in memory, nothing is written to the file."""
+    _require(path)
+    con = duckdb.connect()
+
+    def attach() -> duckdb.DuckDBPyConnection:
+        con.execute("ATTACH $path AS warehouse (READ_ONLY)", {"path": str(path)})
+        return con
+
+    try:
+        _retry_on_lock(attach, wait_seconds)
+        con.execute("USE warehouse")
         yield con
     finally:
         con.close()

@@ -8,11 +8,18 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from pixie_assets.assets._metadata import column_schema, quantile_markdown
+from pixie_assets.assets._metadata import (
+    ccdf_figure,
+    column_schema,
+    line_figure,
+    plot_markdown,
+    quantile_markdown,
+)
 from pixie_assets.assets.world import world
 from pixie_assets.clients import client_config
 from pixie_assets.graph import PruneConfig, build_pin_board_graph, load_graph, save_graph
 from pixie_assets.partitions import day_client_partitions, day_partitions, split_day_client
+from pixie_assets.quality import candidate_coverage, graph_sanity
 from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.candidates import generate_candidates
 from pixie_assets.serving.queries import (
@@ -25,12 +32,25 @@ from pixie_assets.world.store import replace_directory, write_parquet
 from pixie_assets.world.traffic import partition_seed, sample_requests
 from pixie_assets.world.truth import WorldTruth
 
+MAX_PRUNED_FRACTION = 0.5
+MIN_SERVED_SHARE = 0.9
+MIN_FILL = 0.5
+
 
 @dg.asset(
     partitions_def=day_partitions,
     deps=[world],
     group_name="candidates",
     kinds={"numpy", "numba"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "graph_sanity",
+            asset="pin_board_graph",
+            blocking=True,
+            description="No pin without boards and no board without pins after pruning; "
+            f"pruning removed at most {MAX_PRUNED_FRACTION:.0%} of the edges.",
+        )
+    ],
     description=(
         "Pin–board graph of all saves before the day (world history plus earlier days' landing "
         "saves), pruned (high-entropy and oversized boards dropped, pin degree capped keeping "
@@ -63,8 +83,29 @@ def pin_board_graph(
     replace_directory(staging, target)
     stats = report.as_dict()
     context.log.info(f"graph for {day}: {stats}")
+    sanity = graph_sanity(
+        graph.pin_degree, graph.board_degree, stats["edges_in"], stats["edges_kept"]
+    )
+    degree_plot = plot_markdown(
+        ccdf_figure(
+            {"boards per pin": graph.pin_degree, "pins per board": graph.board_degree},
+            f"degree distribution, {day}",
+            "degree",
+        ),
+        "degree distribution",
+    )
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="graph_sanity",
+                passed=sanity["pins_without_boards"] == 0
+                and sanity["boards_without_pins"] == 0
+                and sanity["pruned_edge_fraction"] <= MAX_PRUNED_FRACTION,
+                metadata=sanity,
+            )
+        ],
         metadata={
+            "degree_distribution": degree_plot,
             **{f"prune/{k}": v for k, v in stats.items()},
             "pruned_edge_fraction": 1 - stats["edges_kept"] / max(stats["edges_in"], 1),
             "read_seconds": read_seconds,
@@ -78,7 +119,7 @@ def pin_board_graph(
             ),
             "path": dg.MetadataValue.path(str(target)),
             "dagster/row_count": int(stats["edges_kept"]),
-        }
+        },
     )
 
 
@@ -94,6 +135,14 @@ def pin_board_graph(
     ],
     group_name="candidates",
     kinds={"numba", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "candidate_coverage",
+            asset="walk_candidates",
+            description=f"At least {MIN_SERVED_SHARE:.0%} of requests get candidates, and their "
+            f"lists are at least {MIN_FILL:.0%} of K on average.",
+        )
+    ],
     description=(
         "Top-K Pixie candidates per request of the day's traffic on one client surface, with "
         "graph features (visit_count, visit_rank, query_hits, pin_degree), in "
@@ -147,8 +196,33 @@ def walk_candidates(
     write_parquet(candidate_table, staging / "candidates.parquet")
     replace_directory(staging, target)
 
+    per_request = candidates.groupby("request_id").size().to_numpy()
+    per_request = np.concatenate([per_request, np.zeros(stats.requests - len(per_request))])
+    coverage = candidate_coverage(stats.requests, per_request, config.candidates_k)
+    by_rank = candidates.groupby("visit_rank")["visit_count"].mean()
+    curve = plot_markdown(
+        line_figure(
+            by_rank.index.to_numpy(),
+            {"mean visit count": by_rank.to_numpy()},
+            f"{client} {day_text}: visit count by rank",
+            "visit rank",
+            "boosted visit count",
+            log=True,
+        ),
+        "visit-count curve",
+    )
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="candidate_coverage",
+                passed=coverage["requests_with_candidates_share"] >= MIN_SERVED_SHARE
+                and coverage["mean_fill_of_k"] >= MIN_FILL,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata=coverage,
+            )
+        ],
         metadata={
+            "visit_count_curve": curve,
             "requests": stats.requests,
             "requests_without_candidates": stats.requests_without_candidates,
             "candidates": stats.candidates,
@@ -161,5 +235,5 @@ def walk_candidates(
             "path": dg.MetadataValue.path(str(target)),
             "dagster/row_count": stats.candidates,
             "dagster/column_schema": column_schema(candidate_table.schema),
-        }
+        },
     )

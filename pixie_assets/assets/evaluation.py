@@ -7,6 +7,7 @@ import dagster as dg
 import mlflow
 import pyarrow as pa
 
+from pixie_assets.assets._metadata import line_figure, plot_markdown
 from pixie_assets.assets.training import labeled_examples, lightweight_model
 from pixie_assets.clients import client_config
 from pixie_assets.partitions import day_client_partitions, previous_day_mapping, split_day_client
@@ -25,6 +26,7 @@ from pixie_assets.training.registry import (
     aliased_version,
     load_scorer,
     record_review,
+    registry_consistency,
     set_alias,
     version_trained_on,
 )
@@ -48,6 +50,14 @@ def _read_outcomes(settings, day: date, client: str):
     pool="mlflow",
     group_name="evaluation",
     kinds={"mlflow"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "registry_consistency",
+            asset="model_evaluation",
+            description="After the decision: one @champion per client once any version was "
+            "promoted (the newest promoted one), and @challenger on the newest version.",
+        )
+    ],
     description=(
         "Scores day D's logged candidates with visit count, the challenger trained through D-1 "
         "and the current champion: AUC of the client's actions among impressions, recall@M, "
@@ -129,7 +139,9 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         if decision.promote:  # the last step: a failed run never moves the alias
             set_alias(settings, client, CHAMPION, challenger_version)
 
+    consistency = registry_consistency(settings, client)
     metadata = {
+        "metric_trend": _trend_plot(settings, client, config.primary_metric),
         "comparison": dg.MetadataValue.md(table),
         "primary_metric": config.primary_metric,
         "decision": "promoted" if decision.promote else "kept",
@@ -144,4 +156,31 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
             metadata[f"{name}/sim_primary_per_request"] = float(
                 frame.loc[name, "sim/primary_per_request"]
             )
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="registry_consistency",
+                passed=bool(consistency["consistent"]),
+                metadata={k: v for k, v in consistency.items() if k != "consistent"},
+            )
+        ],
+    )
+
+
+def _trend_plot(settings, client: str, metric: str) -> dg.MetadataValue:
+    """The primary metric of each ranker across the days evaluated so far (MLflow history)."""
+    experiment = mlflow.get_experiment_by_name(EVALUATION_EXPERIMENT)
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.client = '{client}'")
+    runs = runs.sort_values("start_time").drop_duplicates("tags.day", keep="last")
+    runs = runs.sort_values("tags.day")
+    key = metric.replace("/", ".")
+    series = {
+        ranker: runs[f"metrics.{ranker}.{key}"].to_numpy()
+        for ranker in ("visit_count", "challenger", "champion")
+        if f"metrics.{ranker}.{key}" in runs
+    }
+    figure = line_figure(
+        runs["tags.day"].tolist(), series, f"{client}: {metric} by day", "day", metric
+    )
+    return plot_markdown(figure, "metric trend")

@@ -15,7 +15,9 @@ from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.sources import read_table
+from pixie_assets.sql import render_sql
 from pixie_assets.training.registry import serving_scorer
+from pixie_assets.warehouse import reader
 from pixie_assets.world.simulator import serve_world_day
 from pixie_assets.world.traffic import partition_seed
 from pixie_assets.world.truth import WorldTruth
@@ -106,6 +108,15 @@ def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
     pool="duckdb",
     group_name="serving",
     kinds={"duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "keys_unique_not_null",
+            asset="serving_log_table",
+            blocking=True,
+            description="In the loaded partition, (request_id, pin_id) is never null and unique "
+            "in serving_log and in impressions.",
+        )
+    ],
     description=(
         "The partition's landing files (serving_log, impressions, engagements) validated "
         "(schema, types, keys, duplicates) and loaded into $PIXIE_HOME/pixie.duckdb, replacing "
@@ -124,10 +135,30 @@ def serving_log_table(context: dg.AssetExecutionContext, pixie: PixieSettings):
     )
     stats = report.as_dict()
     context.log.info(f"ingested {client} {day_text}: {stats}")
+    with reader(settings.duckdb_path) as con:
+        problems = {
+            table: con.sql(
+                render_sql("checks/key_problems", table=table),
+                params={"day": date.fromisoformat(day_text), "client": client},
+            ).fetchall()[0]
+            for table in ("serving_log", "impressions")
+        }
+    key_metadata = {
+        f"{table}_{kind}": int(value)
+        for table, (nulls, duplicates) in problems.items()
+        for kind, value in (("null_keys", nulls), ("duplicate_keys", duplicates))
+    }
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="keys_unique_not_null",
+                passed=not any(key_metadata.values()),
+                metadata=key_metadata,
+            )
+        ],
         metadata={
             **{k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
             "duckdb": dg.MetadataValue.path(str(settings.duckdb_path)),
             "dagster/row_count": int(stats.get("serving_log_rows", 0)),
-        }
+        },
     )

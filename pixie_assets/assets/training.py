@@ -7,12 +7,15 @@ import dagster as dg
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pixie_assets import contract
 from pixie_assets.assets._metadata import figure_markdown
 from pixie_assets.assets.serving import serving_log_table
 from pixie_assets.clients import CLIENTS, client_config
 from pixie_assets.partitions import day_client_partitions, split_day_client, training_window_mapping
+from pixie_assets.quality import PSI_ALERT, feature_psi
 from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
+from pixie_assets.sql import render_sql
 from pixie_assets.training.examples import load_examples, store_examples
 from pixie_assets.training.fit import train_lightweight_model
 from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
@@ -20,6 +23,23 @@ from pixie_assets.training.publish import TrainingWindow, importance_figure, pub
 from pixie_assets.warehouse import writer
 
 MAX_TRAINING_WINDOW = max(c.training_window_days for c in CLIENTS.values())
+MIN_LABEL_RATE = 0.001
+MAX_LABEL_RATE = 0.9
+
+
+def _feature_drift(con, client: str, day: date, window_days: int) -> dict[str, float]:
+    """PSI of each feature: day D's logged values against the window of days before it."""
+    columns = ", ".join(contract.FEATURE_NAMES)
+    sample = render_sql("checks/feature_sample", columns=columns)
+
+    def values(since: date, until: date):
+        params = {"client": client, "since": since, "until": until}
+        return con.sql(sample, params=params).df()
+
+    reference = values(day - timedelta(days=window_days), day)
+    if reference.empty:
+        return {}
+    return feature_psi(reference, values(day, day + timedelta(days=1)), contract.FEATURE_NAMES)
 
 
 def _label_counts(examples, regression: bool) -> dict[str, float]:
@@ -46,8 +66,15 @@ def _label_counts(examples, regression: bool) -> dict[str, float]:
             "label_rate",
             asset="labeled_examples",
             blocking=True,
-            description="Fails on an empty or single-class partition: it would poison training.",
-        )
+            description="Fails on an empty or single-class partition, or a positive rate outside "
+            f"[{MIN_LABEL_RATE}, {MAX_LABEL_RATE}]: it would poison training.",
+        ),
+        dg.AssetCheckSpec(
+            "feature_drift",
+            asset="labeled_examples",
+            description=f"Population stability index of each logged feature, the day against the "
+            f"training window before it; warns above {PSI_ALERT}.",
+        ),
     ],
     description=(
         "The client's label strategy (sql/labels/<strategy>.sql) applied to the partition's "
@@ -63,16 +90,27 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
     with writer(settings.duckdb_path) as con:
         examples = label_partition(con, config, day)
         store_examples(con, examples, day, client, config.strategy)
+        drift = _feature_drift(con, client, day, config.training_window_days)
     regression = config.strategy in REGRESSION_STRATEGIES
     counts = _label_counts(examples, regression)
     if regression:
         passed = counts["rows"] > 0 and counts["label_std"] > 0
     else:
-        passed = 0 < counts["positives"] < counts["rows"]
+        passed = (
+            0 < counts["positives"] < counts["rows"]
+            and MIN_LABEL_RATE <= counts["label_rate"] <= MAX_LABEL_RATE
+        )
     context.log.info(f"{client} {day}: {counts}")
     return dg.MaterializeResult(
         metadata={"strategy": config.strategy, **counts, "dagster/row_count": int(counts["rows"])},
         check_results=[
+            dg.AssetCheckResult(
+                check_name="feature_drift",
+                passed=all(v <= PSI_ALERT for v in drift.values() if not np.isnan(v)),
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={f"psi/{k}": v for k, v in drift.items()}
+                or {"note": "no earlier day to compare with"},
+            ),
             dg.AssetCheckResult(
                 check_name="label_rate",
                 passed=bool(passed),
@@ -81,7 +119,7 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
                     for k, v in counts.items()
                     if k in ("rows", "positives", "label_rate", "label_std")
                 },
-            )
+            ),
         ],
     )
 

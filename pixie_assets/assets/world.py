@@ -3,6 +3,8 @@
 import dagster as dg
 
 from pixie_assets.assets._metadata import column_schema
+from pixie_assets.contract import WORLD_TABLES
+from pixie_assets.quality import schema_problems
 from pixie_assets.resources import PixieSettings
 from pixie_assets.world import generate_world, write_world
 from pixie_assets.world.summary import summarize_world, summary_markdown
@@ -11,6 +13,14 @@ from pixie_assets.world.summary import summarize_world, summary_markdown
 @dg.asset(
     group_name="world",
     kinds={"python", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "contract_schema",
+            asset="world",
+            blocking=True,
+            description="Every world table's file has exactly the contract's columns and types.",
+        )
+    ],
     description=(
         "Seeded synthetic Pinterest world: users, pins, boards, saves and engagement history "
         "(contract tables, $PIXIE_HOME/world/) plus hidden ground truth ($PIXIE_HOME/truth/) "
@@ -44,4 +54,10 @@ def world(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.Materia
         metadata[f"schema/{name}"] = dg.MetadataValue.table_schema(column_schema(table.schema))
         metadata[f"file/{name}"] = dg.MetadataValue.path(str(paths[name]))
     metadata["dagster/row_count"] = dg.MetadataValue.int(generated.tables["saves"].num_rows)
-    return dg.MaterializeResult(metadata=metadata)
+    problems = [p for name in paths for p in schema_problems(paths[name], WORLD_TABLES[name])]
+    check = dg.AssetCheckResult(
+        check_name="contract_schema",
+        passed=not problems,
+        metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])

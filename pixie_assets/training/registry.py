@@ -68,3 +68,25 @@ def set_alias(settings: Settings, client: str, alias: str, version: str) -> None
     configure_mlflow(settings).set_registered_model_alias(
         registered_model_name(client), alias, version
     )
+
+
+def registry_consistency(settings: Settings, client: str) -> dict[str, object]:
+    """Exactly one champion per client once any version was promoted, and it is the newest
+    promoted version; the challenger is the newest version."""
+    from pixie_assets.training.tracking import CHALLENGER
+
+    mlflow_client = configure_mlflow(settings)
+    versions = mlflow_client.search_model_versions(f"name = '{registered_model_name(client)}'")
+    numbers = [int(v.version) for v in versions]
+    promoted = [int(v.version) for v in versions if v.tags.get("promotion") == "promoted"]
+    champion = aliased_version(settings, client, CHAMPION)
+    challenger = aliased_version(settings, client, CHALLENGER)
+    expected_champion = str(max(promoted)) if promoted else None
+    expected_challenger = str(max(numbers)) if numbers else None
+    return {
+        "versions": len(numbers),
+        "promoted_versions": len(promoted),
+        "champion": champion or "none",
+        "challenger": challenger or "none",
+        "consistent": champion == expected_champion and challenger == expected_challenger,
+    }

@@ -12,6 +12,8 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from pixie_assets.serving import featurize, pyfunc_model
 from pixie_assets.serving.featurize import FeatureSpec
@@ -70,6 +72,10 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
             artifacts={"booster": str(booster_path), "feature_spec": str(spec_path)},
             registered_model_name=registered_model_name(client),
             pip_requirements=["xgboost", "duckdb", "pyarrow", "pandas", "numpy"],
+            signature=ModelSignature(
+                inputs=Schema([ColSpec("double", name) for name in spec.feature_names]),
+                outputs=Schema([ColSpec("double", "score")]),
+            ),
         )
     version = str(info.registered_model_version)
     mlflow_client = MlflowClient()

@@ -139,10 +139,17 @@ def test_fresh_process_elsewhere_scores_logged_rows_like_training(tiny_loop, tmp
     np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), expected, atol=1e-6)
 
 
-def test_labeled_examples_check_passes(tiny_loop):
+def test_every_asset_check_of_the_day_passes(tiny_loop):
     _, result = tiny_loop
-    checks = result.get_asset_check_evaluations()
-    assert [(c.check_name, c.passed) for c in checks] == [("label_rate", True)]
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {
+        "candidate_coverage",
+        "keys_unique_not_null",
+        "label_rate",
+        "feature_drift",
+        "registry_consistency",
+    }
+    assert all(checks.values()), checks
     meta = _metadata(result, "labeled_examples")
     assert 0 < meta["label_rate"] < 1
 

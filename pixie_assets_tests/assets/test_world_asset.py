@@ -27,6 +27,8 @@ def test_world_materializes_with_row_counts_and_summary(tiny_settings, pixie_hom
     summary = metadata["summary"].value
     assert "Mixed-topic boards" in summary and "en-US" in summary
     assert (pixie_home / "truth" / "user_interest.npy").exists()
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "contract_schema" and check.passed
 
 
 def _dagster(*args: str) -> subprocess.CompletedProcess:
