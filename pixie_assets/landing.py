@@ -6,12 +6,12 @@ rewritten whole: every table is staged first and swapped in only when all are wr
 
 from __future__ import annotations
 
-import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import pyarrow as pa
 
-from pixie_assets.world.store import replace_directory, write_parquet
+from pixie_assets.files import staged_directory, write_parquet
 
 
 def partition_dir(landing_dir: Path, table: str, day: str, client: str) -> Path:
@@ -19,17 +19,13 @@ def partition_dir(landing_dir: Path, table: str, day: str, client: str) -> Path:
 
 
 def write_partition(landing_dir: Path, day: str, client: str, tables: dict[str, pa.Table]) -> None:
-    staged: dict[Path, Path] = {}
-    for table, data in tables.items():
-        final = partition_dir(landing_dir, table, day, client)
-        staging = final.with_name(final.name + ".staging")
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        write_parquet(data, staging / "part-0.parquet")
-        staged[staging] = final
-    for staging, final in staged.items():
-        replace_directory(staging, final)
+    """Every table staged first; the folders are swapped in only when all are written."""
+    with ExitStack() as stack:
+        for table, data in tables.items():
+            folder = stack.enter_context(
+                staged_directory(partition_dir(landing_dir, table, day, client))
+            )
+            write_parquet(data, folder / "part-0.parquet")
 
 
 def complete_partitions(landing_dir: Path) -> dict[tuple[str, str], float]:

@@ -1,6 +1,5 @@
 """Assets ``pin_board_graph`` (per day) and ``walk_candidates`` (per day × client)."""
 
-import shutil
 import time
 from datetime import date, timedelta
 
@@ -17,6 +16,7 @@ from pixie_assets.assets._metadata import (
 )
 from pixie_assets.assets.world import world
 from pixie_assets.clients import client_config
+from pixie_assets.files import staged_directory, write_parquet
 from pixie_assets.graph import PruneConfig, build_pin_board_graph, load_graph, save_graph
 from pixie_assets.partitions import day_client_partitions, day_partitions, split_day_client
 from pixie_assets.quality import candidate_coverage, graph_sanity
@@ -28,7 +28,6 @@ from pixie_assets.serving.queries import (
     viewed_pin_queries,
 )
 from pixie_assets.sources import read_table
-from pixie_assets.world.store import replace_directory, write_parquet
 from pixie_assets.world.traffic import partition_seed, sample_requests
 from pixie_assets.world.truth import WorldTruth
 
@@ -76,11 +75,7 @@ def pin_board_graph(
     build_seconds = time.perf_counter() - started
 
     target = settings.graph_day_dir(day.isoformat())
-    staging = target.with_name(target.name + ".staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    save_graph(graph, staging)
-    replace_directory(staging, target)
+    save_graph(graph, target)
     stats = report.as_dict()
     context.log.info(f"graph for {day}: {stats}")
     sanity = graph_sanity(
@@ -184,17 +179,13 @@ def walk_candidates(
     )
 
     target = settings.candidates_partition_dir(day_text, client)
-    staging = target.with_name(target.name + ".staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
     request_table = pa.Table.from_pandas(
         requests.merge(queries, on="request_id"), preserve_index=False
     )
     candidate_table = pa.Table.from_pandas(candidates, preserve_index=False)
-    write_parquet(request_table, staging / "requests.parquet")
-    write_parquet(candidate_table, staging / "candidates.parquet")
-    replace_directory(staging, target)
+    with staged_directory(target) as staging:
+        write_parquet(request_table, staging / "requests.parquet")
+        write_parquet(candidate_table, staging / "candidates.parquet")
 
     per_request = candidates.groupby("request_id").size().to_numpy()
     per_request = np.concatenate([per_request, np.zeros(stats.requests - len(per_request))])

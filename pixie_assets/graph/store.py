@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
-import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pixie_assets.files import staged_directory
 from pixie_assets.graph.csr import lookup_runs
 
 FORMAT_VERSION = 1
@@ -183,13 +182,10 @@ def make_graph(
 def save_graph(graph: PinBoardGraph, directory: str | os.PathLike) -> Path:
     """Write the graph as ``<array>.npy`` files plus ``graph.json`` (vocabulary, sizes, meta).
 
-    Written into a sibling temporary directory and renamed into place, so a reader never sees a
+    Written through ``pixie_assets.files.staged_directory``, so a reader never sees a
     half-written graph."""
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_directory(target) as tmp:
         for name in ARRAY_FIELDS:
             np.save(tmp / f"{name}.npy", np.asarray(getattr(graph, name)), allow_pickle=False)
         meta = {
@@ -201,16 +197,6 @@ def save_graph(graph: PinBoardGraph, directory: str | os.PathLike) -> Path:
             "meta": graph.meta,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

@@ -113,7 +113,7 @@ def test_a_failed_rewrite_leaves_the_previous_world_intact(tiny_world, tmp_path,
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("pixie_assets.world.store.write_parquet", explode)
+    monkeypatch.setattr("pixie_assets.files.write_parquet", explode)
     with pytest.raises(OSError, match="disk full"):
         write_world(tiny_world, tmp_path / "world", tmp_path / "truth")
     assert table_path(tmp_path / "world", "saves").read_bytes() == before
