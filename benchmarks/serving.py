@@ -31,7 +31,7 @@ from pixie_assets.serving.featurize import (
 from pixie_assets.serving.queries import engagement_weights, recent_engagement_queries
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.world import generate_world
-from pixie_assets.world.traffic import sample_requests
+from pixie_assets.world.traffic import hidden_activity, sample_requests
 
 DAY = date(2026, 11, 1)
 
@@ -55,7 +55,9 @@ def main() -> None:
         t["saves"], t["pins"], t["boards"], np.datetime64(DAY.isoformat()), PruneConfig()
     )
     weights = engagement_weights(t["engagements"].to_pandas(), config, DAY)
-    requests = sample_requests(world.truth, config, DAY, 7, weights)
+    requests = sample_requests(
+        hidden_activity(world.truth), len(world.truth.user_ids), config, DAY, 7, weights
+    )
     queries = recent_engagement_queries(requests, weights, config)
     candidates, _ = generate_candidates(graph, requests, queries, config, seed=1)
     print(f"{len(requests):,} requests, {len(candidates):,} candidates", flush=True)

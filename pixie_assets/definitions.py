@@ -6,6 +6,7 @@ import dagster as dg
 
 from pixie_assets.assets.candidates import pin_board_graph, walk_candidates
 from pixie_assets.assets.evaluation import model_evaluation
+from pixie_assets.assets.replay import replay_evaluation, replay_job, replay_model
 from pixie_assets.assets.serving import serving_log_table, serving_logs
 from pixie_assets.assets.study import strategy_study
 from pixie_assets.assets.training import labeled_examples, lightweight_model
@@ -33,8 +34,10 @@ defs = dg.Definitions(
         lightweight_model,
         model_evaluation,
         strategy_study,
+        replay_model,
+        replay_evaluation,
     ],
-    jobs=[world_job, graph_job, daily_client_job, strategy_study_job, ingest_job],
+    jobs=[world_job, graph_job, daily_client_job, strategy_study_job, ingest_job, replay_job],
     schedules=[graph_schedule, loop_schedule],
     sensors=[landing_files_sensor],
     resources={"pixie": PixieSettings.from_settings(get_settings())},

@@ -54,12 +54,12 @@ def feature_psi(
 
 
 def graph_sanity(
-    pin_degree: np.ndarray, board_degree: np.ndarray, edges_in: int, kept: int
+    pin_degree: np.ndarray, board_degree: np.ndarray, edges_unique: int, kept: int
 ) -> dict:
     return {
         "pins_without_boards": int((pin_degree == 0).sum()),
         "boards_without_pins": int((board_degree == 0).sum()),
-        "pruned_edge_fraction": 1 - kept / max(edges_in, 1),
+        "pruned_edge_fraction": 1 - kept / max(edges_unique, 1),
     }
 
 

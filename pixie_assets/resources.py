@@ -18,6 +18,7 @@ class PixieSettings(dg.ConfigurableResource):
     world_seed: int = 7
     start_day: str = "2026-11-01"
     source: str = "world"
+    landing: str = ""  # PIXIE_LANDING; empty: $PIXIE_HOME/landing
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PixieSettings:
@@ -27,6 +28,7 @@ class PixieSettings(dg.ConfigurableResource):
             world_seed=settings.world_seed,
             start_day=settings.start_day.isoformat(),
             source=settings.source,
+            landing=str(settings.landing or ""),
         )
 
     def resolved(self) -> Settings:
@@ -36,4 +38,5 @@ class PixieSettings(dg.ConfigurableResource):
             world_seed=self.world_seed,
             start_day=date.fromisoformat(self.start_day),
             source=self.source,
+            landing=self.landing or None,
         )

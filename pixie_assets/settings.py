@@ -38,6 +38,7 @@ class Settings:
     world_seed: int = DEFAULT_WORLD_SEED
     start_day: date = date.fromisoformat(DEFAULT_START_DAY)
     source: str = DEFAULT_SOURCE
+    landing: Path | None = None  # PIXIE_LANDING: your own data's folder (default under home)
 
     def __post_init__(self) -> None:
         if self.world_scale not in WORLD_SCALES:
@@ -47,6 +48,8 @@ class Settings:
         if self.source not in SOURCES:
             raise SettingsError(f"PIXIE_SOURCE={self.source!r} is not one of {', '.join(SOURCES)}")
         object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
+        if self.landing:
+            object.__setattr__(self, "landing", Path(self.landing).expanduser().resolve())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +72,7 @@ class Settings:
             world_seed=seed,
             start_day=start_day,
             source=env.get("PIXIE_SOURCE", DEFAULT_SOURCE),
+            landing=Path(env["PIXIE_LANDING"]) if env.get("PIXIE_LANDING") else None,
         )
 
     # Every path the project writes, in one place.
@@ -92,6 +96,10 @@ class Settings:
 
     @property
     def landing_dir(self) -> Path:
+        """Where serving logs land: your service's folder (PIXIE_LANDING) in landing and replay
+        mode, the simulator's ``$PIXIE_HOME/landing`` in world mode."""
+        if self.landing is not None and self.source != "world":
+            return self.landing
         return self.home / "landing"
 
     @property

@@ -31,7 +31,7 @@ def test_schema_problems_name_the_file_and_column(tmp_path):
 
 
 def test_graph_sanity_and_candidate_coverage():
-    sanity = graph_sanity(np.array([1, 0, 2]), np.array([3, 1]), edges_in=10, kept=4)
+    sanity = graph_sanity(np.array([1, 0, 2]), np.array([3, 1]), edges_unique=10, kept=4)
     assert sanity == {
         "pins_without_boards": 1,
         "boards_without_pins": 0,

@@ -45,3 +45,13 @@ def test_dagster_home_gets_the_project_config_with_sqlite_storage(tmp_path):
 
     with DagsterInstance.from_config(str(home)) as instance:
         assert Path(instance.root_directory) == home
+
+
+def test_landing_folder_is_yours_outside_world_mode(tmp_path):
+    env = {"PIXIE_HOME": str(tmp_path), "PIXIE_LANDING": str(tmp_path / "exports")}
+    assert Settings.from_env(env).landing_dir == tmp_path / "landing"  # world mode: the simulator's
+    landing = Settings.from_env({**env, "PIXIE_SOURCE": "landing"}).landing_dir
+    assert landing == tmp_path / "exports"
+    assert Settings.from_env(
+        {"PIXIE_HOME": str(tmp_path), "PIXIE_SOURCE": "replay"}
+    ).landing_dir == (tmp_path / "landing")

@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 
 from pixie_assets import contract
+from pixie_assets.files import write_parquet
 from pixie_assets.settings import Settings
 from pixie_assets.sources import read_table
 from pixie_assets.world import write_world
-from pixie_assets.world.store import write_parquet
 
 
 def _landing_saves(settings: Settings, day: str, pin_id: int) -> None:

@@ -28,7 +28,12 @@ from pixie_assets.serving.queries import (
     viewed_pin_queries,
 )
 from pixie_assets.sources import read_table
-from pixie_assets.world.traffic import partition_seed, sample_requests
+from pixie_assets.world.traffic import (
+    hidden_activity,
+    observed_activity,
+    partition_seed,
+    sample_requests,
+)
 from pixie_assets.world.truth import WorldTruth
 
 MAX_PRUNED_FRACTION = 0.5
@@ -78,8 +83,9 @@ def pin_board_graph(
     save_graph(graph, target)
     stats = report.as_dict()
     context.log.info(f"graph for {day}: {stats}")
+    # repeated saves of one (pin, board) are one edge, not pruning: measure against unique edges
     sanity = graph_sanity(
-        graph.pin_degree, graph.board_degree, stats["edges_in"], stats["edges_kept"]
+        graph.pin_degree, graph.board_degree, stats["edges_unique"], stats["edges_kept"]
     )
     degree_plot = plot_markdown(
         ccdf_figure(
@@ -102,7 +108,7 @@ def pin_board_graph(
         metadata={
             "degree_distribution": degree_plot,
             **{f"prune/{k}": v for k, v in stats.items()},
-            "pruned_edge_fraction": 1 - stats["edges_kept"] / max(stats["edges_in"], 1),
+            "pruned_edge_fraction": 1 - stats["edges_kept"] / max(stats["edges_unique"], 1),
             "read_seconds": read_seconds,
             "build_seconds": build_seconds,
             "graph_bytes": graph.nbytes(),
@@ -157,14 +163,17 @@ def walk_candidates(
         settings, "engagements", before=day, since=day - timedelta(days=config.query_lookback_days)
     ).to_pandas()
     weights = engagement_weights(engagements, config, day)
-    truth = WorldTruth.load(settings.truth_dir)
-    requests = sample_requests(truth, config, day, settings.world_seed, weights)
+    users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
+    if settings.source == "world":
+        activity = hidden_activity(WorldTruth.load(settings.truth_dir))
+    else:  # your own data: serve the users who engaged most recently
+        activity = observed_activity(weights)
+    requests = sample_requests(activity, len(users), config, day, settings.world_seed, weights)
     queries = (
         viewed_pin_queries(requests)
         if config.query == "viewed_pin"
         else recent_engagement_queries(requests, weights, config)
     )
-    users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
     context.log.info(f"walking {len(requests):,} {client} requests on {day}")
     candidates, stats = generate_candidates(
         graph,

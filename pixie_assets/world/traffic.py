@@ -1,8 +1,9 @@
-"""Who shows up on a surface on a given day, in world mode.
+"""Who shows up on a surface on a given day.
 
-Users visit in proportion to their hidden activity; only users with some recent engagement can
-be served (Pixie needs query pins). On Related Pins the request is a closeup of one pin, drawn
-from the pins the user recently engaged with in proportion to their weight.
+Users visit in proportion to an activity weight — the world's hidden activity in world mode, the
+observed strength of recent engagement otherwise; only users with some recent engagement can be
+served (Pixie needs query pins). On Related Pins the request is a closeup of one pin, drawn from
+the pins the user recently engaged with in proportion to their weight.
 """
 
 from __future__ import annotations
@@ -24,20 +25,34 @@ def partition_seed(world_seed: int, day: date, client: str, purpose: str) -> int
     return zlib.crc32(f"{world_seed}|{day.isoformat()}|{client}|{purpose}".encode())
 
 
+def hidden_activity(truth: WorldTruth) -> pd.Series:
+    """World mode: each user's true visit rate."""
+    return pd.Series(truth.user_activity.astype(np.float64), index=truth.user_ids)
+
+
+def observed_activity(engagement_weights: pd.DataFrame) -> pd.Series:
+    """Without a world: how strongly each user engaged recently (the query weights' sum)."""
+    return engagement_weights.groupby("user_id")["weight"].sum()
+
+
 def sample_requests(
-    truth: WorldTruth,
+    activity: pd.Series,
+    population: int,
     config: ClientConfig,
     day: date,
     world_seed: int,
     engagement_weights: pd.DataFrame,
 ) -> pd.DataFrame:
-    """The day's requests of one client: request_id, ts, client, user_id, viewed_pin_id."""
+    """The day's requests of one client: request_id, ts, client, user_id, viewed_pin_id.
+
+    ``activity`` weighs users (indexed by user_id); ``population`` (all users) sizes the
+    traffic with the client's requests per 1,000 users."""
     rng = np.random.default_rng(partition_seed(world_seed, day, config.name, "requests"))
     eligible = np.unique(engagement_weights["user_id"].to_numpy())
-    n_requests = min(
-        len(eligible), round(config.requests_per_1k_users * len(truth.user_ids) / 1_000)
-    )
-    activity = truth.user_activity[truth.user_index(eligible)].astype(np.float64)
+    n_requests = min(len(eligible), round(config.requests_per_1k_users * population / 1_000))
+    if n_requests == 0:
+        return pd.DataFrame(columns=REQUEST_COLUMNS)
+    activity = activity.reindex(eligible).fillna(0.0).to_numpy(dtype=np.float64)
     # Weighted sampling without replacement (Efraimidis–Spirakis keys), O(n).
     keys = np.log(rng.random(len(eligible))) / np.maximum(activity, 1e-9)
     chosen = np.sort(eligible[np.argpartition(-keys, n_requests - 1)[:n_requests]])

@@ -1,0 +1,119 @@
+"""Replay mode end to end through the Dagster assets, on the hand-built example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from pixie_assets.assets.replay import (
+    replay_evaluation,
+    replay_job,
+    replay_model,
+    replay_run_config,
+)
+from pixie_assets.resources import PixieSettings
+from pixie_assets_tests.replay import builders
+
+ASSETS = [replay_model, replay_evaluation]
+
+
+def _only(asset: str, **config) -> dict:
+    """Run config of one replay asset for the example's window."""
+    return {"ops": {asset: replay_run_config(*builders.window(), **config)["ops"][asset]}}
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    materialization = result.asset_materializations_for_node(asset)[0]
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    """``replay_job`` run once on the example (PIXIE_SOURCE=replay), the window given once."""
+    root = tmp_path_factory.mktemp("replay")
+    landing = builders.write_example(root / "landing")
+    settings = PixieSettings(home=str(root / "home"), source="replay", landing=str(landing))
+    defs = dg.Definitions(assets=ASSETS, jobs=[replay_job], resources={"pixie": settings})
+    test_start, test_end = builders.window()
+    result = defs.resolve_job_def("replay_job").execute_in_process(
+        run_config={"test_start": test_start, "test_end": test_end}
+    )
+    assert result.success
+    return settings, landing, result
+
+
+def test_results_match_the_hand_computed_ranks(replayed):
+    _, _, result = replayed
+    meta = _metadata(result, "replay_evaluation")
+    for ranker, metrics in builders.EXPECTED.items():
+        for metric, value in metrics.items():
+            assert meta[f"{ranker}/{metric}"] == pytest.approx(value), (ranker, metric)
+    # every lightweight list holds at most 3 candidates: the same hits as visit count
+    visit_count = builders.EXPECTED["visit_count"]
+    for metric in ("hit@10", "hit@100", "hit@1000", "recall@20"):
+        assert meta[f"lightweight/{metric}"] == pytest.approx(visit_count[metric])
+    assert 0 < meta["lightweight/ndcg@20"] <= 1
+    for name, value in builders.EXPECTED_COUNTS.items():
+        assert meta[name] == value, name
+    assert "| popularity |" in meta["results"] and "| lightweight |" in meta["results"]
+
+
+def test_the_model_trains_on_the_window_before(replayed):
+    _, _, result = replayed
+    meta = _metadata(result, "replay_model")
+    assert meta["train_window"] == "2026-03-08..2026-03-09"
+    assert meta["test_window"] == "2026-03-10..2026-03-11"
+    # 15 candidates: 101 {x,y,z}, 102 {y,z}, 105 {s,t}, 106 {x,y,z}, 107 {x,y,z}, 108 {s,t}
+    assert meta["candidates"] == 15 and meta["candidate_positives"] == 2
+    assert meta["examples"] == 15 and meta["negative_rate"] == 1.0
+
+
+def test_results_are_written_per_window(replayed):
+    settings, _, result = replayed
+    path = Path(_metadata(result, "replay_evaluation")["path"])
+    assert path.parent.name == "2026-03-10_2026-03-11"
+    written = json.loads(path.read_text())
+    assert set(written["rankers"]) == {"popularity", "visit_count", "lightweight"}
+    assert written["test_users"] == 4 and written["test_positives"] == 6
+    assert (path.parent / "model" / "model.json").exists()
+
+
+def test_evaluation_refuses_a_model_of_another_config(replayed):
+    settings, landing, _ = replayed
+    result = dg.materialize(
+        ASSETS,
+        selection=["replay_evaluation"],
+        run_config=_only("replay_evaluation", candidates_k=50),
+        resources={"pixie": settings},
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    assert "materialize replay_model with this config first" in str(error.message) + str(
+        error.cause
+    )
+
+
+def test_a_broken_landing_folder_fails_the_run_naming_file_and_column(tmp_path, monkeypatch):
+    landing = builders.write_example(tmp_path / "landing")
+    path = landing / "boards" / "part-0.parquet"
+    pq.write_table(pq.read_table(path).drop(["owner_id"]), path)
+    result = dg.materialize(
+        ASSETS,
+        selection=["replay_model"],
+        run_config=_only("replay_model"),
+        resources={
+            "pixie": PixieSettings(
+                home=str(tmp_path / "home"), source="replay", landing=str(landing)
+            )
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    text = str(error.message) + str(error.cause)
+    assert str(path) in text and "'owner_id'" in text
