@@ -29,6 +29,11 @@ from pixie_assets.world.summary import summarize_world, summary_markdown
 )
 def world(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.MaterializeResult:
     settings = pixie.resolved()
+    if settings.source != "world":
+        raise ValueError(
+            f"PIXIE_SOURCE={settings.source}: the inputs are your own tables in "
+            f"{settings.landing_dir}; the synthetic world is only for PIXIE_SOURCE=world"
+        )
     context.log.info(
         f"generating the {settings.world_scale} world (seed {settings.world_seed}), history "
         f"ending before {settings.start_day}"

@@ -54,3 +54,14 @@ def test_cli_materialize_twice_gives_identical_files(pixie_home):
 def test_definitions_validate(pixie_home):
     run = _dagster("definitions", "validate", "-w", "workspace.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_world_refuses_to_run_beside_your_own_data(tmp_path):
+    from pixie_assets.resources import PixieSettings
+
+    settings = PixieSettings(home=str(tmp_path), world_scale="tiny", source="landing")
+    result = dg.materialize([world], resources={"pixie": settings}, raise_on_error=False)
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    assert "PIXIE_SOURCE=landing" in error.message + str(error.cause)
+    assert not (tmp_path / "world").exists()
