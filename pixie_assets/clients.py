@@ -57,10 +57,10 @@ class ClientConfig:
     )
     boost_rounds: int = 120
     # The surface's business goal: the actions it wants more of, and the metric that decides
-    # promotion (any model_evaluation metric; "auc/<actions>" is the AUC of those actions among
-    # what users were shown).
+    # promotion (any model_evaluation metric; "auc_sent/<actions>" is the AUC of those actions
+    # over the candidates sent to the full ranker).
     primary_actions: tuple[str, ...] = ("save",)
-    primary_metric: str = "auc/save"
+    primary_metric: str = "auc_sent/save"
     promotion_margin: float = 0.01  # relative gain over the champion needed to promote
     # What the surface's full ranker optimizes: value of each action it predicts.
     full_ranker_action_values: dict[str, float] = field(
@@ -77,19 +77,21 @@ CLIENTS: dict[str, ClientConfig] = {
         walk_steps=10_000,
         label_action_weights={"save": 1.0, "click": 3.0, "closeup": 3.0},
         primary_actions=("click", "closeup"),
-        primary_metric="auc/click_closeup",
+        primary_metric="auc_sent/click_closeup",
         full_ranker_action_values={"save": 0.5, "click": 1.0, "closeup": 1.0, "hide": -1.0},
     ),
     "notifications": ClientConfig(
         "notifications",
-        requests_per_1k_users=100,
+        # 3 impressions per request make thin training data: more traffic and a longer window
+        requests_per_1k_users=200,
+        training_window_days=5,
         query="recent_engagements",
         full_ranker_m=20,
         shown_k=3,
         explore_slots=2,
         label_action_weights={"save": 1.0, "click": 5.0, "closeup": 1.0},
         primary_actions=("click",),
-        primary_metric="auc/click",
+        primary_metric="auc_sent/click",
         full_ranker_action_values={"save": 0.3, "click": 1.0, "closeup": 0.3, "hide": -1.0},
     ),
 }

@@ -20,7 +20,8 @@ STUDY_COLUMNS = (
     "funnel_efficiency",
     "local_share_top_m",
     "ndcg_at_k",
-    "auc/any_action",
+    "auc_sent/any_action",
+    "auc_impressed/any_action",
     "sim/primary_per_request",
     "sim/hide_per_request",
 )

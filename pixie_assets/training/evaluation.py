@@ -1,6 +1,12 @@
 """Offline evaluation of rankers on a day's logged candidates, and (world mode) the simulated
 outcome of serving with each of them.
 
+The primary metrics are ``auc_sent/<actions>``: the AUC of the client's actions over the
+candidates that were sent to the full ranker. Those are the rows where the lightweight ranker's
+choice meets an outcome, there are M of them per request, and every ranker is scored on the same
+rows. ``auc_impressed`` (over the k shown) is reported too but carries little signal when k is
+small: the full ranker already picked those few by value.
+
 Log metrics are computed from what was logged: the actions users took on what the serving ranker
 let through. They favour the ranker that produced the logs; the simulation does not, because it
 replays every request with each ranker through the same full ranker and user model.
@@ -34,20 +40,20 @@ def log_metrics(
     outcomes: pd.DataFrame, scores: np.ndarray, config: ClientConfig
 ) -> dict[str, float]:
     """Metrics of one ranker's scores over the logged candidates of a day (one row each, with
-    request_id, impressed, action flags, locale_match)."""
+    request_id, sent_to_full_ranker, impressed, action flags, locale_match)."""
     group = pd.factorize(outcomes["request_id"])[0]
     impressed = outcomes["impressed"].to_numpy(dtype=bool)
+    sent = outcomes["sent_to_full_ranker"].to_numpy(dtype=bool)
     m, k = config.full_ranker_m, config.shown_k
     out: dict[str, float] = {}
-    shown_scores = scores[impressed]
-    for actions in {config.primary_actions, ("save",), ("click",), ("closeup",)}:
-        name = "_".join(actions)
-        out[f"auc/{name}"] = metrics.auc(_acted(outcomes, actions)[impressed], shown_scores)
-        out[f"recall_at_m/{name}"] = metrics.recall_at_k(
-            group, scores, _acted(outcomes, actions), m
-        )
-    positive = tuple(a for a in ("save", "click", "closeup"))
-    out["auc/any_action"] = metrics.auc(_acted(outcomes, positive)[impressed], shown_scores)
+    positive = ("save", "click", "closeup")
+    for actions in {config.primary_actions, ("save",), ("click",), ("closeup",), positive}:
+        name = "any_action" if actions == positive else "_".join(actions)
+        acted = _acted(outcomes, actions)
+        out[f"auc_sent/{name}"] = metrics.auc(acted[sent], scores[sent])
+        out[f"auc_impressed/{name}"] = metrics.auc(acted[impressed], scores[impressed])
+        if actions != positive:
+            out[f"recall_at_m/{name}"] = metrics.recall_at_k(group, scores, acted, m)
     out["funnel_efficiency"] = metrics.captured_at_k(group, scores, impressed, m)
     gains = sum(
         config.label_action_weights.get(a, 0.0) * outcomes[ACTION_FLAGS[a]].to_numpy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
         spec_path = Path(scratch) / "feature_spec.json"
         booster.save_model(booster_path)
         spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+        # The signature documents the inputs; an input example would only add a sample file.
+        warnings.filterwarnings("ignore", message="An input example was not provided")
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc_model.__file__,

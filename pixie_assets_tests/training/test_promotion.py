@@ -8,7 +8,7 @@ import pytest
 
 from pixie_assets.training.promotion import decide_promotion
 
-METRIC = "auc/save"
+METRIC = "auc_sent/save"
 
 
 def decide(challenger, champion, visit_count=0.60, margin=0.01, checks=True):
