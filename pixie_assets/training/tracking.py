@@ -3,16 +3,18 @@ experiment, one registered model per client, aliases instead of stages."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
@@ -31,22 +33,33 @@ def registered_model_name(client: str) -> str:
     return f"pixie-lightweight-{client}"
 
 
+@contextmanager
+def _store_lock(settings: Settings) -> Iterator[None]:
+    """Serialize processes that open the tracking store: on a new mlflow.db, MLflow creates and
+    migrates the schema on first connection, and parallel first runs (three clients of a day)
+    would otherwise run that migration at the same time and corrupt each other's."""
+    with open(settings.home / ".mlflow.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def configure_mlflow(settings: Settings, experiment: str = EXPERIMENT) -> MlflowClient:
     """Point this process at the project's MLflow (absolute sqlite URI, artifacts beside it),
-    creating the experiment on first use; safe when several processes race to create it."""
+    creating the store and the experiment on first use; safe when several processes start at
+    once."""
     settings.home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    client = MlflowClient()
-    if client.get_experiment_by_name(experiment) is None:
-        try:
+    with _store_lock(settings):
+        client = MlflowClient()
+        if client.get_experiment_by_name(experiment) is None:
             client.create_experiment(
                 experiment, artifact_location=settings.mlflow_artifacts_dir.resolve().as_uri()
             )
-        except MlflowException:
-            if client.get_experiment_by_name(experiment) is None:
-                raise
     mlflow.set_experiment(experiment)
     return client
 
