@@ -12,7 +12,9 @@ export DAGSTER_HOME
 DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
 
-.PHONY: venv demo test ui lint format bench-walks clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv chromium demo test ui lint format bench-walks clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +28,13 @@ venv: $(BIN)/.installed
 demo: venv
 	$(BIN)/python -m pixie_assets.demo
 
-## test: set up, run the whole test suite
-test: venv
+## chromium: the headless browser of the UI test (Debian package), installed when missing
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## test: set up, run the whole test suite (real dagster dev, mlflow server and Chromium included)
+test: venv chromium
 	$(BIN)/python -m pytest -q
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)

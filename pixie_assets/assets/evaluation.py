@@ -111,7 +111,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
 
     configure_mlflow(settings, EVALUATION_EXPERIMENT)
     with mlflow.start_run(run_name=f"{client} {day_text}") as run:
-        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run_id})
+        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run.run_id})
         mlflow.set_tags(decision.as_tags())
         for evaluation in evaluations:
             mlflow.log_metrics(

@@ -77,7 +77,7 @@ def strategy_study(context: dg.AssetExecutionContext, pixie: PixieSettings):
 
     configure_mlflow(settings, STUDY_EXPERIMENT)
     with mlflow.start_run(run_name=f"{client} {day_text}") as parent:
-        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run_id})
+        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run.run_id})
         for arm in arms:
             with mlflow.start_run(run_name=arm.arm.name, nested=True):
                 mlflow.log_params(

@@ -165,7 +165,15 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
     }
     window = TrainingWindow(days[0].isoformat(), days[-1].isoformat(), len(days))
     logged, run_id = publish_challenger(
-        settings, config, trained, spec, strategy, day_text, window, label_counts, context.run_id
+        settings,
+        config,
+        trained,
+        spec,
+        strategy,
+        day_text,
+        window,
+        label_counts,
+        context.run.run_id,
     )
     figure = importance_figure(trained.importance, f"{client} {day_text}")
     importance_plot = figure_markdown(figure, "feature importance")
