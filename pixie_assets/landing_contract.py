@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from pixie_assets import contract
 from pixie_assets.files import write_parquet
-from pixie_assets.ingest.tables import accepts, duckdb_type
+from pixie_assets.ingest.tables import duckdb_type, schema_mismatch
 from pixie_assets.ingest.validate import find_unreadable
 
 FLAT, DAILY, DAILY_CLIENT = "flat", "daily", "daily_client"
@@ -197,20 +197,16 @@ def _schema_problems(path: Path, table: str) -> list[str]:
         found = pq.read_schema(path)
     except (pa.ArrowException, OSError) as error:
         return [f"{path}: not a readable Parquet file (truncated or corrupt?): {error}"]
-    problems = []
-    for expected in SCHEMAS[table]:
-        if expected.name not in found.names:
-            problems.append(
-                f"{path}: column {expected.name!r} is missing (the {table} contract: "
-                f"{describe_schema(table)})"
-            )
-            continue
-        actual = found.field(expected.name).type
-        if not accepts(expected.type, actual, expected.nullable):
-            problems.append(
-                f"{path}: column {expected.name!r} has type {actual}, expected {expected.type} "
-                "(or a lossless widening of it)"
-            )
+    mismatch = schema_mismatch(found, SCHEMAS[table])
+    problems = [
+        f"{path}: column {name!r} is missing (the {table} contract: {describe_schema(table)})"
+        for name in mismatch.missing
+    ]
+    problems += [
+        f"{path}: column {name!r} has type {actual}, expected {expected} "
+        "(or a lossless widening of it)"
+        for name, actual, expected in mismatch.mistyped
+    ]
     return problems
 
 

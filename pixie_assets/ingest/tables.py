@@ -74,6 +74,26 @@ def accepts(expected: pa.DataType, found: pa.DataType, nullable: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class SchemaMismatch:
+    """How a file's schema falls short of a contract schema under ``accepts``: the columns it
+    lacks and those whose type is not accepted, as (name, found, expected). Extra columns are
+    not mismatches (a newer writer may add some)."""
+
+    missing: list[str]
+    mistyped: list[tuple[str, pa.DataType, pa.DataType]]
+
+
+def schema_mismatch(found: pa.Schema, expected: pa.Schema) -> SchemaMismatch:
+    missing = [f.name for f in expected if f.name not in found.names]
+    mistyped = [
+        (f.name, found.field(f.name).type, f.type)
+        for f in expected
+        if f.name in found.names and not accepts(f.type, found.field(f.name).type, f.nullable)
+    ]
+    return SchemaMismatch(missing, mistyped)
+
+
+@dataclass(frozen=True)
 class IngestTable:
     """One serving table as ingestion sees it.
 

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from pixie_assets import contract
 from pixie_assets.ingest.sql import bind, render_sql
-from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable, accepts
+from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable, schema_mismatch
 
 
 class LandingValidationError(ValueError):
@@ -117,22 +117,18 @@ def _list_parquet(folder: Path) -> list[Path]:
 def _schema_problems(path: Path, schema: pa.Schema, table: IngestTable) -> list[str]:
     """Missing columns and types outside ``tables.accepts``; extra columns are ignored (a newer
     writer may add some), so they are not problems."""
+    mismatch = schema_mismatch(schema, table.schema)
     problems = []
-    missing = [name for name in table.schema.names if name not in schema.names]
-    if missing:
+    if mismatch.missing:
         problems.append(
-            f"{path}: missing column(s) {', '.join(map(repr, missing))} of the "
+            f"{path}: missing column(s) {', '.join(map(repr, mismatch.missing))} of the "
             f"{table.name} contract"
         )
-    for field in table.schema:
-        if field.name not in schema.names:
-            continue
-        found = schema.field(field.name).type
-        if not accepts(field.type, found, field.nullable):
-            problems.append(
-                f"{path}: column {field.name!r} has type {found}, expected {field.type} "
-                "(or a lossless widening of it)"
-            )
+    problems += [
+        f"{path}: column {name!r} has type {found}, expected {expected} "
+        "(or a lossless widening of it)"
+        for name, found, expected in mismatch.mistyped
+    ]
     return problems
 
 
