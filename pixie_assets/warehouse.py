@@ -1,6 +1,6 @@
-"""Connections to ``pixie.duckdb``. DuckDB allows one writing process per file, so writers run
-in the ``duckdb`` pool (limit 1) and keep connections short; readers open read-only and wait
-(boundedly) while a writer in another process holds the file."""
+"""Connections to ``pixie.duckdb``. DuckDB lets one process write a file, or several read it,
+never both at once. Writers run in the ``duckdb`` pool (limit 1) and keep connections short;
+every connection, writer or reader, waits (boundedly) while another process holds the file."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text or "conflicting" in text
 
 
-def _retry_on_lock(
+def connect_when_free(
     open_connection: Callable[[], duckdb.DuckDBPyConnection], wait_seconds: float
 ) -> duckdb.DuckDBPyConnection:
     """Retry with jittered exponential backoff while another process holds the file."""
@@ -42,9 +42,12 @@ def _require(path: Path) -> None:
 
 
 @contextmanager
-def writer(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def writer(
+    path: Path, wait_seconds: float = READ_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection; waits while a reader in another process holds the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = connect_when_free(lambda: duckdb.connect(str(path)), wait_seconds)
     try:
         yield con
     finally:
@@ -57,7 +60,7 @@ def reader(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the warehouse."""
     _require(path)
-    con = _retry_on_lock(lambda: duckdb.connect(str(path), read_only=True), wait_seconds)
+    con = connect_when_free(lambda: duckdb.connect(str(path), read_only=True), wait_seconds)
     try:
         yield con
     finally:
@@ -78,7 +81,7 @@ def scratch_reader(
         return con
 
     try:
-        _retry_on_lock(attach, wait_seconds)
+        connect_when_free(attach, wait_seconds)
         con.execute("USE warehouse")
         yield con
     finally:

@@ -30,6 +30,7 @@ from pixie_assets.ingest.validate import (
     find_unreadable,
     inspect_partition,
 )
+from pixie_assets.warehouse import READ_WAIT_SECONDS, connect_when_free
 
 DuckDBConfig = Mapping[str, str | int | bool]
 
@@ -82,7 +83,10 @@ class IngestReport:
 
 
 def _connect(path: str, config: DuckDBConfig, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(path, read_only=read_only, config=dict(config))
+    """Waits while another process holds the file (a reader blocks a writer and vice versa)."""
+    return connect_when_free(
+        lambda: duckdb.connect(path, read_only=read_only, config=dict(config)), READ_WAIT_SECONDS
+    )
 
 
 def _column_definitions(table: IngestTable) -> str:
