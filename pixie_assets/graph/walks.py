@@ -69,6 +69,11 @@ class WalkParams:
     early_stop: bool = True
     locale_bias: float = 0.0
     seed: int = 0
+    # Pixie's refinements, each of which can be turned off (the ablation of a plain walk):
+    # ``boost`` ranks by (Σ_q sqrt V_q)² instead of Σ_q V_q; ``degree_scaled_steps`` splits
+    # N over query pins by weight × s_q (Pixie §3.2) instead of by weight alone.
+    boost: bool = True
+    degree_scaled_steps: bool = True
 
     def __post_init__(self) -> None:
         if self.n_steps < 0 or self.top_k < 0:
@@ -317,7 +322,7 @@ def _walk_pin(
 
 
 @njit(cache=True, nogil=True)
-def _select_top(keys, acc, hits, n_all, top_k, out_idx, out_score, out_hits):
+def _select_top(keys, acc, hits, n_all, top_k, squared, out_idx, out_score, out_hits):
     """Top-k slots by boosted score, ties to the smaller pin label (higher degree class), by
     partial selection over the request's slots only. Query pins carry acc < 0."""
     cand = np.empty(n_all, dtype=np.int64)
@@ -363,7 +368,7 @@ def _select_top(keys, acc, hits, n_all, top_k, out_idx, out_score, out_hits):
         s = sel[by_pin[order[i]]]
         a = acc[s]
         out_idx[i] = keys[s]
-        out_score[i] = a * a
+        out_score[i] = a * a if squared else a
         out_hits[i] = hits[s]
     return k
 
@@ -387,6 +392,8 @@ def _walk_request(
     early_stop,
     n_p,
     n_v,
+    boost,
+    scaled,
     seed,
     request_key,
     top_k,
@@ -410,6 +417,10 @@ def _walk_request(
     for j in range(k):
         if q_idx[j] >= 0:
             degree[j] = pin_indptr[q_idx[j] + 1] - pin_indptr[q_idx[j]]
+    if not scaled:  # steps by weight alone: every usable pin gets the same s_q
+        for j in range(k):
+            degree[j] = min(degree[j], 1.0)
+        max_log_degree = 1.0
     steps_q = _allocate(degree, q_weight, n_steps, max_log_degree)
     n_all = 0
     total = 0
@@ -441,14 +452,14 @@ def _walk_request(
         total += taken
         for i in range(n_tq):  # fold this query pin's visits into the boost: Σ_q sqrt(V_q)
             s = tq[i]
-            acc[s] += math.sqrt(cnt[s])
+            acc[s] += math.sqrt(cnt[s]) if boost else cnt[s]
             hits[s] += 1
             cnt[s] = 0
     for j in range(k):  # query pins are never their own candidates
         q = q_idx[j]
         if q >= 0 and slot[q] >= 0:
             acc[slot[q]] = -1.0
-    n_out = _select_top(keys, acc, hits, n_all, top_k, out_idx, out_score, out_hits)
+    n_out = _select_top(keys, acc, hits, n_all, top_k, boost, out_idx, out_score, out_hits)
     for s in range(n_all):
         slot[keys[s]] = -1
         acc[s] = 0.0
@@ -477,6 +488,8 @@ def _walk_batch(
     early_stop,
     n_p,
     n_v,
+    boost,
+    scaled,
     seed,
     top_k,
     slot,
@@ -515,6 +528,8 @@ def _walk_batch(
             early_stop,
             n_p,
             n_v,
+            boost,
+            scaled,
             seed,
             req_key[r],
             top_k,
@@ -732,6 +747,8 @@ def pixie_query(
             params.early_stop,
             np.int64(params.n_p),
             np.int64(params.n_v),
+            params.boost,
+            params.degree_scaled_steps,
             np.uint64(params.seed % 2**64),
             np.int64(0),
             np.int64(params.top_k),
@@ -809,6 +826,8 @@ def pixie_batch(
                     params.early_stop,
                     np.int64(params.n_p),
                     np.int64(params.n_v),
+                    params.boost,
+                    params.degree_scaled_steps,
                     np.uint64(params.seed % 2**64),
                     np.int64(params.top_k),
                     *scratch,

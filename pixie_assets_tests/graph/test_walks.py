@@ -305,3 +305,66 @@ def test_concurrent_queries_from_python_threads(medium):
         threaded = list(pool.map(lambda q: pixie_query(g, q, None, params), queries))
     for a, b in zip(sequential, threaded, strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def _two_islands():
+    """Pins 0–9 on boards 0–4 (pin 0 on every board: high degree) and pins 10–19 on boards
+    5–9 (pin 10 on one board only): two components, one query pin in each."""
+    rows, cols = [], []
+    for p in range(10):
+        rows += [p, p]
+        cols += [p % 5, (p + 1) % 5]
+    rows += [0, 0, 0]
+    cols += [2, 3, 4]
+    for p in range(10, 20):
+        rows += [p]
+        cols += [5 + (p - 10) % 5]
+    rows += [10]
+    cols += [6]
+    return graph_from_index_edges(np.array(rows), np.array(cols), 20, 10)
+
+
+def _mass(found: pd.DataFrame) -> tuple[float, float]:
+    island = found["pin_id"] < 10
+    return found.loc[island, "visit_count"].sum(), found.loc[~island, "visit_count"].sum()
+
+
+def test_equal_step_split_and_plain_visit_counts():
+    g = _two_islands()
+    plain = WalkParams(n_steps=20_000, top_k=20, early_stop=False, boost=False,
+                       degree_scaled_steps=False, seed=3)  # fmt: skip
+    found = pixie_query(g, np.array([0, 10]), np.array([1.0, 1.0]), plain)
+    assert found.attrs["steps"] == 20_000
+    assert np.all(found["visit_count"] == np.round(found["visit_count"]))  # raw visits
+    a, b = _mass(found)
+    # each island gets 10,000 steps; visits to the query pins themselves are not listed
+    assert abs(a - b) / (a + b) < 0.15
+    scaled = pixie_query(
+        g, np.array([0, 10]), np.array([1.0, 1.0]), WalkParams(
+            n_steps=20_000, top_k=20, early_stop=False, boost=False, seed=3)
+    )  # fmt: skip
+    degrees = np.array([g.pin_degree[g.pin_index(np.array([p]))[0]] for p in (0, 10)])
+    steps = allocate_steps(degrees, np.ones(2), 20_000, g.max_log_degree)
+    a2, b2 = _mass(scaled)
+    assert steps[0] != steps[1]
+    assert (a2 > b2) == (steps[0] > steps[1])
+
+
+def test_boost_off_ranks_by_summed_visits():
+    g = _small_graph()
+    params = WalkParams(n_steps=4_000, top_k=40, early_stop=False, seed=1)
+    query = np.array([1000, 1001])
+    per_pin = [
+        pixie_query(g, np.array([q]), None, WalkParams(
+            n_steps=2_000, top_k=40, early_stop=False, boost=False, degree_scaled_steps=False,
+            seed=1)).set_index("pin_id")["visit_count"]
+        for q in query
+    ]  # fmt: skip
+    both = pixie_query(
+        g, query, None, WalkParams(n_steps=4_000, top_k=40, early_stop=False, boost=False,
+                                   degree_scaled_steps=False, seed=1)
+    ).set_index("pin_id")["visit_count"]  # fmt: skip
+    boosted = pixie_query(g, query, None, params)
+    assert boosted["visit_count"].max() > both.max()  # (Σ sqrt)² ≥ Σ
+    assert len(both) > 0 and both.sum() > 0
+    assert set(both.index) <= set(per_pin[0].index) | set(per_pin[1].index) | set(query)
