@@ -8,7 +8,8 @@ cap each pin to its most recent edges → drop isolated nodes, relabel by degree
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,25 +30,81 @@ from pixie_assets.graph.store import PinBoardGraph, make_graph
 class PruneConfig:
     """Pruning thresholds (Pixie §3.3: noisy boards and over-popular pins hurt walk quality).
 
-    max_board_entropy = 1.0 nats: a topical board whose pins are ~95% one topic scores about
-    0.2–0.6, while a mixed board spreading over 3+ topics scores ≥ ln 3 ≈ 1.1 (uniform over the
-    32 topics would be ln 32 ≈ 3.5). Mixed boards with only 1–2 pins cannot be told apart and
-    stay; they also carry little walk mass.
-    max_board_degree = 20_000: catch-all boards that hold a large share of the corpus turn the
-    walk into a popularity sampler; legitimate boards are orders of magnitude smaller.
-    max_pin_degree = 1_000: a viral pin's edges are dominated by the recent ones that matter,
-    and capping keeps per-pin fan-out (and memory) bounded, as Pixie does.
+    A threshold left at ``None`` (the default) is read off the data being pruned, because what
+    counts as "noisy" or "over-popular" depends on how topics and collections are made, not on
+    Pinterest's numbers (``resolve_thresholds``; the values used are in the ``PruneReport``):
+
+    - max_board_entropy: Tukey's outlier fence Q3 + 1.5·IQR of the topic entropy (nats) of the
+      boards with at least 3 pins, and at least ln 2 (a board split evenly between two topics is
+      not noise). On a Pinterest-like catalogue (a few dozen topics, ~10% mixed boards) this
+      lands near 1 nat; where topics are fine-grained (free-text tags, genre combinations) every
+      board is "mixed" by a fixed threshold, and the fence keeps all but the outliers.
+    - max_board_degree / max_pin_degree: the far-out fence Q3 + 3·IQR of log degree, and at
+      least 20,000 / 1,000 (catch-all boards turn the walk into a popularity sampler; a viral
+      pin keeps its most recent edges, which bounds fan-out and memory as Pixie does).
+
+    A number fixes the threshold; ``PruneConfig.off()`` prunes nothing.
     """
 
-    max_board_entropy: float = 1.0
-    max_board_degree: int = 20_000
-    max_pin_degree: int = 1_000
+    max_board_entropy: float | None = None
+    max_board_degree: int | None = None
+    max_pin_degree: int | None = None
 
     def __post_init__(self) -> None:
-        if self.max_board_entropy < 0:
+        if self.max_board_entropy is not None and self.max_board_entropy < 0:
             raise ValueError("max_board_entropy must be >= 0")
-        if self.max_board_degree < 1 or self.max_pin_degree < 1:
-            raise ValueError("max_board_degree and max_pin_degree must be >= 1")
+        for name in ("max_board_degree", "max_pin_degree"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError("max_board_degree and max_pin_degree must be >= 1")
+
+    @classmethod
+    def off(cls) -> PruneConfig:
+        """No pruning at all (the plain walk of the replay's reference ranker)."""
+        return cls(math.inf, 2**62, 2**62)
+
+
+MIN_BOARD_ENTROPY = math.log(2)
+MIN_BOARD_DEGREE_CAP = 20_000
+MIN_PIN_DEGREE_CAP = 1_000
+ENTROPY_MIN_PINS = 3
+
+
+def tukey_fence(values: np.ndarray, k: float) -> float:
+    """Q3 + k·IQR of ``values`` (NaN when empty): above it a value is an outlier (k = 1.5) or
+    far out (k = 3) in the data's own distribution."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return math.nan
+    q1, q3 = np.quantile(values, [0.25, 0.75])
+    return float(q3 + k * (q3 - q1))
+
+
+def _degree_cap(degrees: np.ndarray, floor: int) -> int:
+    fence = tukey_fence(np.log(degrees[degrees > 0]), 3.0)
+    if math.isnan(fence) or fence > 40:
+        return floor
+    return max(floor, int(math.ceil(math.exp(fence))))
+
+
+def resolve_thresholds(
+    config: PruneConfig,
+    board_entropy: np.ndarray,
+    board_degree: np.ndarray,
+    pin_degree: np.ndarray,
+) -> PruneConfig:
+    """The thresholds the build applies: fixed ones as given, the others from the data."""
+    entropy = config.max_board_entropy
+    if entropy is None:
+        fence = tukey_fence(board_entropy[board_degree >= ENTROPY_MIN_PINS], 1.5)
+        entropy = MIN_BOARD_ENTROPY if math.isnan(fence) else max(MIN_BOARD_ENTROPY, fence)
+    board_cap = config.max_board_degree
+    if board_cap is None:
+        board_cap = _degree_cap(board_degree, MIN_BOARD_DEGREE_CAP)
+    pin_cap = config.max_pin_degree
+    if pin_cap is None:
+        pin_cap = _degree_cap(pin_degree, MIN_PIN_DEGREE_CAP)
+    return PruneConfig(float(entropy), int(board_cap), int(pin_cap))
 
 
 @dataclass(frozen=True)
@@ -72,9 +129,14 @@ class PruneReport:
     edges_kept: int
     pins: int
     boards: int
+    thresholds: PruneConfig = field(default_factory=PruneConfig)  # the values applied
 
-    def as_dict(self) -> dict[str, int]:
-        return {k: int(v) for k, v in asdict(self).items()}
+    def as_dict(self) -> dict[str, float]:
+        """Counts as ints, and the applied thresholds as ``threshold/<name>``."""
+        out: dict[str, float] = {k: int(v) for k, v in asdict(self).items() if k != "thresholds"}
+        for name, value in asdict(self.thresholds).items():
+            out[f"threshold/{name}"] = float(value)
+        return out
 
 
 # --- table access ----------------------------------------------------------------------------
@@ -95,10 +157,13 @@ def _micros(values: np.ndarray) -> np.ndarray:
     return np.asarray(values).astype("datetime64[us]").view(np.int64)
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Integer codes over a sorted vocabulary (so codes are stable across days)."""
+def _codes(
+    values: np.ndarray, dtype: type[np.integer] = np.int16
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer codes over a sorted vocabulary (so codes are stable across days). Topics take
+    int32: free-text tags run to tens of thousands of distinct values."""
     codes, vocab = pd.factorize(pd.Series(values, dtype="object").fillna(""), sort=True)
-    return codes.astype(np.int16), tuple(str(v) for v in vocab)
+    return codes.astype(dtype), tuple(str(v) for v in vocab)
 
 
 # --- numba passes ----------------------------------------------------------------------------
@@ -235,7 +300,7 @@ def build_pin_board_graph(
 
     pin_universe, pin_rows = _sorted_unique_first(np.asarray(_column(pins, "pin_id"), np.int64))
     board_universe, _ = _sorted_unique_first(np.asarray(_column(boards, "board_id"), np.int64))
-    pin_topic, _topics = _codes(_column(pins, "topic")[pin_rows])
+    pin_topic, _topics = _codes(_column(pins, "topic")[pin_rows], np.int32)
     pin_locale, locales = _codes(_column(pins, "locale")[pin_rows])
 
     p = positions_in_sorted(pin_universe, pin_id)
@@ -257,13 +322,15 @@ def build_pin_board_graph(
     board_degree = np.diff(b_indptr)
     entropy = _board_topic_entropy(b_indptr, b_pins, pin_topic, max(len(_topics), 1))
     del b_indptr, b_pins
-    too_mixed = entropy > config.max_board_entropy
-    too_big = (board_degree > config.max_board_degree) & ~too_mixed
+    applied = resolve_thresholds(config, entropy, board_degree, np.diff(indptr))
+    too_mixed = entropy > applied.max_board_entropy
+    too_big = (board_degree > applied.max_board_degree) & ~too_mixed
     keep_board = ~(too_mixed | too_big)
 
     capped_indptr = np.empty_like(indptr)
+    largest = int(np.diff(indptr).max()) if len(indptr) > 1 else 0
     n_kept, n_capped = _filter_and_cap(
-        indptr, nbrs, times, keep_board, config.max_pin_degree, capped_indptr
+        indptr, nbrs, times, keep_board, min(applied.max_pin_degree, largest + 1), capped_indptr
     )
     indptr = capped_indptr
     nbrs = nbrs[:n_kept]
@@ -293,10 +360,12 @@ def build_pin_board_graph(
         edges_kept=int(len(parts["pin_boards"])),
         pins=int(len(pin_old)),
         boards=int(len(board_old)),
+        thresholds=applied,
     )
     meta = {
         "cutoff": None if cutoff is None else str(np.datetime64(cutoff, "us")),
         "prune_config": asdict(config),
+        "prune_thresholds": asdict(applied),
         "prune_report": report.as_dict(),
     }
     return make_graph(arrays, locales, meta), report

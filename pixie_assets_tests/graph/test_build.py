@@ -88,6 +88,9 @@ def test_prune_counts_on_hand_built_case():
         "edges_kept": 7,
         "pins": 4,
         "boards": 4,
+        "threshold/max_board_entropy": 1.0,
+        "threshold/max_board_degree": 5.0,
+        "threshold/max_pin_degree": 2.0,
     }
     assert _edges(g) == {
         (101, 1001), (101, 1006),  # the cap kept the two most recent
@@ -164,3 +167,55 @@ def test_graph_holds_only_flat_arrays():
 def test_prune_config_validates(bad):
     with pytest.raises(ValueError):
         PruneConfig(**bad)
+
+
+def _topic_world(topics_per_pin, boards):
+    """Saves of hand-made boards (lists of pin ids); pin p has topic topics_per_pin[p]."""
+    rows = [(p, b) for b, pins_on in enumerate(boards) for p in pins_on]
+    saves = pd.DataFrame(
+        {
+            "user_id": 1,
+            "pin_id": [p for p, _ in rows],
+            "board_id": [b for _, b in rows],
+            "saved_at": pd.Timestamp("2026-01-01"),
+        }
+    )
+    pins = pd.DataFrame(
+        {
+            "pin_id": range(len(topics_per_pin)),
+            "locale": "en-US",
+            "topic": topics_per_pin,
+        }
+    )
+    boards_table = pd.DataFrame({"board_id": range(len(boards))})
+    return saves, pins, boards_table
+
+
+def test_entropy_threshold_comes_from_the_data():
+    """30 coherent boards (one topic each) and 3 boards mixing 6 topics: the fence drops the
+    mixed ones. With fine-grained topics (every pin its own tag) every board is "mixed" by a
+    fixed 1-nat threshold, while the fence keeps them all."""
+    coarse = [f"t{p // 6}" for p in range(60)]  # 10 topics of 6 pins
+    coherent = [list(range(6 * (b % 10), 6 * (b % 10) + 6)) for b in range(30)]
+    mixed = [[0, 6, 12, 18, 24, 30], [1, 7, 13, 19, 25, 31], [2, 8, 14, 20, 26, 32]]
+    g, report = build_pin_board_graph(*_topic_world(coarse, coherent + mixed), None)
+    assert report.boards_dropped_entropy == 3
+    assert math.log(2) <= report.thresholds.max_board_entropy < math.log(6)
+
+    fine = [f"tag{p}" for p in range(60)]
+    _, fixed = build_pin_board_graph(
+        *_topic_world(fine, coherent), None, PruneConfig(max_board_entropy=1.0)
+    )
+    assert fixed.boards_dropped_entropy == 30
+    _, adaptive = build_pin_board_graph(*_topic_world(fine, coherent), None)
+    assert adaptive.boards_dropped_entropy == 0
+    assert adaptive.as_dict()["threshold/max_board_entropy"] >= math.log(6)
+
+
+def test_pruning_off_keeps_every_edge_and_topics_beyond_int16():
+    topics = [f"tag{p}" for p in range(40_000)]  # more distinct topics than int16 holds
+    boards = [[p, p + 1] for p in range(0, 40_000, 2)] + [list(range(0, 40_000, 500))]
+    g, report = build_pin_board_graph(*_topic_world(topics, boards), None, PruneConfig.off())
+    assert report.edges_kept == report.edges_unique == sum(len(b) for b in boards)
+    assert report.boards_dropped_entropy == report.boards_dropped_degree == 0
+    assert report.pin_edges_dropped_cap == 0
