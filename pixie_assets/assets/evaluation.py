@@ -18,10 +18,10 @@ from pixie_assets.training.evaluation import (
     RankerEvaluation,
     comparison_frame,
     comparison_markdown,
-    log_metrics,
-    simulated_metrics,
+    logged_funnel,
+    ranker_metrics,
 )
-from pixie_assets.training.promotion import decide_promotion
+from pixie_assets.training.promotion import decide_promotion_on
 from pixie_assets.training.registry import (
     aliased_version,
     load_scorer,
@@ -60,10 +60,13 @@ def _read_outcomes(settings, day: date, client: str):
     ],
     description=(
         "Scores day D's logged candidates with visit count, the challenger trained through D-1 "
-        "and the current champion: AUC of the client's actions among impressions, recall@M, "
-        "funnel efficiency, NDCG@k, local share; in world mode also the simulated expected "
+        "and the current champion: AUC of the client's actions among sent candidates and "
+        "impressions, recall@M, funnel efficiency, NDCG@k, local share; off-policy estimates "
+        "(IPS, SNIPS, doubly robust; additive and slot-adjusted) of each ranker's actions per "
+        "request from the logged exploration; in world mode also the simulated expected "
         "actions per request of serving with each. Promotes the challenger to @champion on a "
-        "clear win on the primary metric; the decision goes into the version's description."
+        "clear win on the primary metric (or its fallback when the primary is undefined); the "
+        "decision goes into the version's description."
     ),
 )
 def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
@@ -86,24 +89,25 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
             scorer = load_scorer(settings, client, version)
             rankers.append((name, scorer.version, scorer.score(features)))
 
-    evaluations = []
-    for name, version, scores in rankers:
-        result = log_metrics(outcomes, scores, config)
-        if truth is not None:
-            result.update(simulated_metrics(truth, config, outcomes, scores, seed))
-        evaluations.append(RankerEvaluation(name, version, result))
+    logged = logged_funnel(outcomes, config)  # the same propensities for every ranker
+    evaluations = [
+        RankerEvaluation(name, version, ranker_metrics(outcomes, s, config, truth, seed, logged))
+        for name, version, s in rankers
+    ]
     frame = comparison_frame(evaluations)
     table = comparison_markdown(frame, config.primary_metric)
 
-    def primary(name: str) -> float | None:
-        return float(frame.loc[name, config.primary_metric]) if name in frame.index else None
-
+    metrics = config.promotion_metrics
+    unknown = [m for m in metrics if m not in frame.columns]
+    if unknown:  # a typo in clients.py must not silently fall back or never promote
+        raise ValueError(
+            f"{client}: promotion metric(s) {unknown} are not evaluation metrics; "
+            f"choose among {sorted(c for c in frame.columns if c != 'version')}"
+        )
     checks_passed = len(outcomes) > 0 and bool(outcomes["impressed"].any())
-    decision = decide_promotion(
-        config.primary_metric,
-        challenger=primary("challenger"),
-        champion=primary("champion"),
-        visit_count=primary("visit_count"),
+    decision = decide_promotion_on(
+        metrics,
+        {name: frame.loc[name, list(metrics)].to_dict() for name in frame.index},
         margin=config.promotion_margin,
         checks_passed=checks_passed,
     )
@@ -125,7 +129,8 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
 
     if challenger_version is not None:
         description = (
-            f"Evaluated on {client} logs of {day_text} (primary metric {config.primary_metric}).\n"
+            f"Evaluated on {client} logs of {day_text} (primary metric {config.primary_metric}, "
+            f"decided on {decision.metric}).\n"
             f"Decision: {'PROMOTED to @champion' if decision.promote else 'not promoted'} — "
             f"{decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run.info.run_id}"
         )
@@ -144,6 +149,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "metric_trend": _trend_plot(settings, client, config.primary_metric),
         "comparison": dg.MetadataValue.md(table),
         "primary_metric": config.primary_metric,
+        "decision_metric": decision.metric,
         "decision": "promoted" if decision.promote else "kept",
         "reason": decision.reason,
         "challenger_version": challenger_version or "none",

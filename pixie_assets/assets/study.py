@@ -10,7 +10,11 @@ from pixie_assets.clients import client_config
 from pixie_assets.partitions import day_client_partitions, split_day_client, training_window_mapping
 from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
-from pixie_assets.training.evaluation import comparison_frame, comparison_markdown
+from pixie_assets.training.evaluation import (
+    comparison_frame,
+    comparison_markdown,
+    primary_name,
+)
 from pixie_assets.training.study import run_study
 from pixie_assets.training.tracking import STUDY_EXPERIMENT, configure_mlflow
 from pixie_assets.world.traffic import partition_seed
@@ -72,7 +76,9 @@ def strategy_study(context: dg.AssetExecutionContext, pixie: PixieSettings):
     )
     evaluations = [baseline] + [a.evaluation for a in arms]
     frame = comparison_frame(evaluations)
-    columns = [config.primary_metric] + [c for c in STUDY_COLUMNS if c in frame.columns]
+    offpolicy = f"dr/{primary_name(config)}_per_request"  # what landing mode can judge by
+    columns = list(dict.fromkeys([config.primary_metric, offpolicy, *STUDY_COLUMNS]))
+    columns = [c for c in columns if c in frame.columns]
     table = comparison_markdown(frame[["version", *columns]], config.primary_metric)
 
     configure_mlflow(settings, STUDY_EXPERIMENT)

@@ -17,7 +17,7 @@ from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.sql import render_sql
 from pixie_assets.training.examples import load_examples, store_examples
-from pixie_assets.training.fit import train_lightweight_model
+from pixie_assets.training.fit import hold_back_newest_day, train_lightweight_model
 from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
 from pixie_assets.warehouse import writer
@@ -135,8 +135,9 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
     group_name="training",
     kinds={"xgboost", "mlflow"},
     description=(
-        "The client's lightweight XGBoost model trained on its last N days of labeled examples: "
-        "one MLflow run in experiment pixie-lightweight and a new version of "
+        "The client's lightweight XGBoost model trained on its last N days of labeled examples "
+        "(rounds chosen by early stopping on the newest day, then refit on all N): one MLflow "
+        "run in experiment pixie-lightweight and a new version of "
         "pixie-lightweight-<client> (alias @challenger) that carries its feature SQL."
     ),
 )
@@ -156,8 +157,18 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
     objective = "reg:squarederror" if regression else config.objective
     spec = repo_feature_spec()
     context.log.info(f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}")
+    # Early stopping on the window's newest day (a random holdout of the same days never stops),
+    # then a refit on the whole window with the rounds found.
+    older, newest = hold_back_newest_day(examples)
     trained = train_lightweight_model(
-        examples, spec.feature_names, objective, config.xgb_params, config.boost_rounds
+        older,
+        spec.feature_names,
+        objective,
+        config.xgb_params,
+        config.boost_rounds,
+        validation=newest,
+        early_stopping_rounds=config.early_stopping_rounds,
+        refit=True,
     )
     label_counts = {
         "rows": float(len(examples)),

@@ -1,15 +1,21 @@
 """Offline evaluation of rankers on a day's logged candidates, and (world mode) the simulated
 outcome of serving with each of them.
 
-The primary metrics are ``auc_sent/<actions>``: the AUC of the client's actions over the
-candidates that were sent to the full ranker. Those are the rows where the lightweight ranker's
-choice meets an outcome, there are M of them per request, and every ranker is scored on the same
-rows. ``auc_impressed`` (over the k shown) is reported too but carries little signal when k is
-small: the full ranker already picked those few by value.
+Three kinds of figures per ranker:
 
-Log metrics are computed from what was logged: the actions users took on what the serving ranker
-let through. They favour the ranker that produced the logs; the simulation does not, because it
-replays every request with each ranker through the same full ranker and user model.
+* Log metrics (``log_metrics``): ``auc_sent/<actions>``, the AUC of the client's actions over the
+  candidates that were sent to the full ranker (M rows per request where the lightweight
+  ranker's choice meets an outcome, the same rows for every ranker); ``auc_impressed`` over the k
+  shown (little signal when k is small: the full ranker already picked those few by value);
+  recall@M, funnel efficiency, NDCG@k, local share. They score a ranker on the set another ranker
+  — the logging policy — chose, so they favour it and say little about the size of a gain.
+* Off-policy estimates (``offpolicy_metrics``): ``ips/``, ``snips/`` and
+  ``dr/<actions>_per_request``, the actions per request the ranker's own top M would have
+  collected, from the logged exploration and its known propensities (``training.offpolicy``).
+  These need no simulator, so they are what landing mode can promote on.
+* Simulation (``simulated_metrics``, world mode only): every request replayed with the ranker
+  through the same full ranker and user model; the truth the other two are judged against
+  (``training.metric_validity``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import pandas as pd
 
 from pixie_assets.clients import ClientConfig
 from pixie_assets.contract import ACTIONS
-from pixie_assets.training import metrics
+from pixie_assets.serving.funnel import rank_within_requests
+from pixie_assets.training import metrics, offpolicy
 from pixie_assets.world.simulator import expected_actions, run_full_ranker
 from pixie_assets.world.truth import WorldTruth
 
@@ -66,10 +73,111 @@ def log_metrics(
     return out
 
 
+def serving_ranks(outcomes: pd.DataFrame, scores: np.ndarray) -> np.ndarray:
+    """0-based rank of each row within its request by ``scores``, ties broken as serving breaks
+    them (ascending visit rank; row order where the frame has no visit_rank). Visit count ties
+    often, so without the serving tie rule its top M would depend on the SQL's row order."""
+    codes = pd.factorize(outcomes["request_id"])[0]
+    tiebreak = (
+        outcomes["visit_rank"].to_numpy()
+        if "visit_rank" in outcomes.columns
+        else np.arange(len(outcomes))
+    )
+    return rank_within_requests(codes, np.asarray(scores, dtype=np.float64), tiebreak)
+
+
 def top_m(outcomes: pd.DataFrame, scores: np.ndarray, m: int) -> pd.DataFrame:
     """The M candidates per request a ranker would have sent to the full ranker."""
-    rank = metrics.ranks_within_groups(pd.factorize(outcomes["request_id"])[0], scores)
+    rank = serving_ranks(outcomes, scores)
     return outcomes.loc[rank < m, ["request_id", "user_id", "ts", "pin_id"]].reset_index(drop=True)
+
+
+# Share of requests whose logged sent flags must fit the funnel's policy for its propensities to
+# be trusted; a little slack for ties a service broke differently (see logged_policy_match).
+MIN_POLICY_MATCH = 0.99
+
+
+@dataclass(frozen=True)
+class LoggedFunnel:
+    """What the logging policy did on a day, derived from logged columns only: each row's rank
+    by the logged lightweight score and its probability of having been sent."""
+
+    codes: np.ndarray
+    logged_rank: np.ndarray
+    propensity: np.ndarray
+    sent: np.ndarray
+    policy_match: float
+
+
+def logged_funnel(outcomes: pd.DataFrame, config: ClientConfig) -> LoggedFunnel:
+    """Propensities of the day's logged candidates under the client's funnel (M, exploration
+    slots from ``config``), from the logged lightweight score and visit rank."""
+    codes = pd.factorize(outcomes["request_id"])[0]
+    rank = serving_ranks(outcomes, outcomes["lightweight_score"].to_numpy())
+    propensity = offpolicy.logging_propensities(
+        codes, rank, config.full_ranker_m, config.explore_slots
+    )
+    sent = outcomes["sent_to_full_ranker"].to_numpy(dtype=bool)
+    match = offpolicy.logged_policy_match(codes, propensity, sent)
+    return LoggedFunnel(codes, rank, propensity, sent, match)
+
+
+def offpolicy_metrics(
+    outcomes: pd.DataFrame,
+    scores: np.ndarray,
+    config: ClientConfig,
+    logged: LoggedFunnel | None = None,
+) -> dict[str, float]:
+    """IPS, SNIPS and DR estimates of the actions per request of this ranker's top M, for the
+    client's primary actions and each positive action: ``ips/``, ``snips/``, ``dr/`` of the
+    additive estimand and ``ips_slot/``, ``snips_slot/``, ``dr_slot/`` of the slot-adjusted one
+    (the full ranker's k impressions held fixed; see ``training.offpolicy``). Standard errors
+    for the primary ones (``ips_se/``, ``dr_se/``, ``ips_slot_se/``, ``dr_slot_se/``) and the
+    diagnostics ``ope/support`` (share of its top-M slots the log could have sent),
+    ``ope/overlap`` (share it did send) and ``ope/logged_policy_match``.
+
+    NaN where the estimate is not identified: a top-M candidate that could never have been sent
+    (no exploration slots), or logs that do not fit the funnel's policy (fewer than
+    ``MIN_POLICY_MATCH`` of the requests)."""
+    logged = logged or logged_funnel(outcomes, config)
+    primary = primary_name(config)
+    names = [primary] + [a for a in ("save", "click", "closeup") if a != primary]
+    columns = [config.primary_actions] + [(a,) for a in names[1:]]
+    y = np.column_stack(
+        [outcomes[[ACTION_FLAGS[a] for a in c]].to_numpy(dtype=float).sum(axis=1) for c in columns]
+    )
+    estimates: dict[str, offpolicy.TopMEstimate | None] = {"": None, "_slot": None}
+    # Logs another policy wrote have no known propensities: report NaN rather than estimates
+    # weighted by the wrong ones (or an error for a row "sent with propensity 0").
+    if len(outcomes) and logged.policy_match >= MIN_POLICY_MATCH:
+        ranks = serving_ranks(outcomes, scores)
+        args = (logged.codes, ranks, logged.logged_rank, logged.propensity, logged.sent, y)
+        shown = outcomes["impressed"].to_numpy(dtype=bool)
+        slot_value = offpolicy.marginal_slot_value(
+            logged.codes, shown, outcomes["position"].to_numpy(), y
+        )
+        try:
+            estimates[""] = offpolicy.estimate_top_m(*args, config.full_ranker_m)
+            estimates["_slot"] = offpolicy.estimate_top_m(
+                *args, config.full_ranker_m, shown=shown, slot_value=slot_value
+            )
+        except offpolicy.LoggedPolicyError:  # the few requests the policy match let through
+            estimates = {"": None, "_slot": None}
+    estimate = estimates[""]
+    nan = float("nan")
+    out: dict[str, float] = {}
+    for suffix, found in estimates.items():
+        for family in ("ips", "snips", "dr"):
+            for i, name in enumerate(names):
+                value = float(getattr(found, family)[i]) if found is not None else nan
+                out[f"{family}{suffix}/{name}_per_request"] = value
+        for family in ("ips", "dr"):
+            se = float(getattr(found, f"{family}_se")[0]) if found is not None else nan
+            out[f"{family}{suffix}_se/{primary}_per_request"] = se
+    out["ope/support"] = estimate.support if estimate is not None else nan
+    out["ope/overlap"] = estimate.overlap if estimate is not None else nan
+    out["ope/logged_policy_match"] = logged.policy_match
+    return out
 
 
 def simulated_metrics(
@@ -88,6 +196,23 @@ def simulated_metrics(
     out[f"sim/{primary_name(config)}_per_request"] = primary
     out["sim/primary_per_request"] = primary
     return out
+
+
+def ranker_metrics(
+    outcomes: pd.DataFrame,
+    scores: np.ndarray,
+    config: ClientConfig,
+    truth: WorldTruth | None,
+    seed: int,
+    logged: LoggedFunnel | None = None,
+) -> dict[str, float]:
+    """Everything model_evaluation and the strategy study report for one ranker: log metrics,
+    off-policy estimates and, with the world's truth, the simulated outcome."""
+    result = log_metrics(outcomes, scores, config)
+    result.update(offpolicy_metrics(outcomes, scores, config, logged))
+    if truth is not None:
+        result.update(simulated_metrics(truth, config, outcomes, scores, seed))
+    return result
 
 
 @dataclass

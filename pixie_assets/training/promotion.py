@@ -1,11 +1,17 @@
 """The promotion rule: a challenger becomes ``@champion`` only when it beats the current champion
 (visit count while there is none) on the client's primary metric by the configured margin, and
-every blocking check passed. A tie or a missing number never promotes."""
+every blocking check passed. A tie or a missing number never promotes.
+
+A metric can be undefined on a day — an off-policy estimate without exploration slots to support
+it, an AUC without a positive — so the client may name a fallback metric: the decision is taken
+on the first of its metrics that is defined for both the challenger and its baseline, and the
+reason says so."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,45 @@ def decide_promotion(
     if challenger > required:
         return decision(True, f"wins: {comparison}", required)
     return decision(False, f"does not win: {comparison}", required)
+
+
+def _defined(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def decide_promotion_on(
+    metrics: Sequence[str],
+    values: Mapping[str, Mapping[str, float]],
+    margin: float,
+    checks_passed: bool,
+) -> PromotionDecision:
+    """``decide_promotion`` on the first of ``metrics`` (primary, then fallbacks) defined for the
+    challenger and its baseline. ``values``: ranker name (visit_count, champion, challenger) →
+    metric → value; a ranker that does not exist on the day is absent. With no metric defined the
+    primary decides, which rejects ("could not be computed")."""
+    if not metrics:
+        raise ValueError("no promotion metric given")
+    baseline = "champion" if "champion" in values else "visit_count"
+
+    def value(ranker: str, metric: str) -> float | None:
+        if ranker not in values:
+            return None
+        found = values[ranker].get(metric)
+        return None if found is None else float(found)
+
+    chosen = next(
+        (m for m in metrics if _defined(value("challenger", m)) and _defined(value(baseline, m))),
+        metrics[0],
+    )
+    decision = decide_promotion(
+        chosen,
+        challenger=value("challenger", chosen),
+        champion=value("champion", chosen),
+        visit_count=value("visit_count", chosen),
+        margin=margin,
+        checks_passed=checks_passed,
+    )
+    if chosen != metrics[0]:
+        note = f"{metrics[0]} undefined, decided on fallback {chosen}"
+        decision = replace(decision, reason=f"{note}: {decision.reason}")
+    return decision

@@ -15,8 +15,12 @@ import pyarrow as pa
 from pixie_assets.clients import ClientConfig
 from pixie_assets.serving.featurize import BoosterScorer, FeatureSpec
 from pixie_assets.sql import load_sql
-from pixie_assets.training.evaluation import RankerEvaluation, log_metrics, simulated_metrics
-from pixie_assets.training.fit import TrainedModel, train_lightweight_model
+from pixie_assets.training.evaluation import RankerEvaluation, logged_funnel, ranker_metrics
+from pixie_assets.training.fit import (
+    TrainedModel,
+    hold_back_newest_day,
+    train_lightweight_model,
+)
 from pixie_assets.training.labels import REGRESSION_STRATEGIES, STRATEGIES, label_partition
 from pixie_assets.warehouse import scratch_reader
 from pixie_assets.world.truth import WorldTruth
@@ -76,12 +80,11 @@ def run_study(
             for arm in study_arms(config)
         }
     features = pa.Table.from_pandas(outcomes, preserve_index=False)
+    logged = logged_funnel(outcomes, config)
 
     def evaluate(name: str, version: str, scores) -> RankerEvaluation:
-        result = log_metrics(outcomes, scores, config)
-        if truth is not None:
-            result.update(simulated_metrics(truth, config, outcomes, scores, seed))
-        return RankerEvaluation(name, version, result)
+        metrics = ranker_metrics(outcomes, scores, config, truth, seed, logged)
+        return RankerEvaluation(name, version, metrics)
 
     baseline = evaluate("visit_count", "visit_count", outcomes["visit_count"].to_numpy())
     results = []
@@ -89,12 +92,16 @@ def run_study(
         regression = arm.strategy in REGRESSION_STRATEGIES
         objective = "reg:squarederror" if regression else config.objective
         progress(f"study: training {arm.name} on {len(examples[arm.name]):,} examples")
+        older, newest = hold_back_newest_day(examples[arm.name])  # as lightweight_model does
         trained = train_lightweight_model(
-            examples[arm.name],
+            older,
             spec.feature_names,
             objective,
             config.xgb_params,
             config.boost_rounds,
+            validation=newest,
+            early_stopping_rounds=config.early_stopping_rounds,
+            refit=True,
         )
         scores = BoosterScorer(trained.booster, spec, arm.name).score(features)
         results.append(

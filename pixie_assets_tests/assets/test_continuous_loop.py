@@ -106,3 +106,38 @@ def test_strategy_study_trains_every_arm_and_logs_them_side_by_side(loop):
     children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'")
     assert sorted(r.info.run_name for r in children) == sorted(arms)
     assert all("sim.primary_per_request" in r.data.metrics for r in children)
+
+
+def test_evaluation_reports_offpolicy_estimates_for_every_ranker(loop):
+    """Day 2: visit count served (with exploration), the day-1 model is the challenger."""
+    settings, results = loop
+    client = configure_mlflow(settings.resolved())
+    run_id = _evaluation(results[DAYS[1]])["mlflow_run_id"]
+    metrics = client.get_run(run_id).data.metrics
+    for ranker in ("visit_count", "challenger"):
+        for family in ("ips", "snips", "dr"):
+            assert metrics[f"{ranker}.{family}.save_per_request"] > 0, (ranker, family)
+        assert metrics[f"{ranker}.ope.support"] == 1.0
+    assert metrics["visit_count.ope.logged_policy_match"] == 1.0
+    # visit count served the day: its own top M was sent but for the 5 exploration slots
+    assert metrics["visit_count.ope.overlap"] == pytest.approx(45 / 50, abs=0.02)
+    assert metrics["challenger.ope.overlap"] < metrics["visit_count.ope.overlap"]
+
+
+def test_an_undefined_primary_metric_falls_back(loop, monkeypatch):
+    """Evaluate day 2 again as if the client had no exploration slots: the logs no longer fit
+    that funnel, the off-policy primary metric is undefined, and the fallback decides."""
+    settings, _ = loop
+    config = clients.CLIENTS["homefeed"]
+    patched = dataclasses.replace(
+        config,
+        explore_slots=0,
+        primary_metric="dr/save_per_request",
+        fallback_metric="auc_sent/save",
+    )
+    monkeypatch.setitem(clients.CLIENTS, "homefeed", patched)
+    result = run(settings, ["model_evaluation"], day_client_key(DAYS[1], "homefeed"))
+    evaluation = _evaluation(result)
+    assert evaluation["primary_metric"] == "dr/save_per_request"
+    assert evaluation["decision_metric"] == "auc_sent/save"
+    assert "undefined, decided on fallback auc_sent/save" in evaluation["reason"]

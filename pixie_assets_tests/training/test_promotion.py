@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from pixie_assets.training.promotion import decide_promotion
+from pixie_assets import clients
+from pixie_assets.training.promotion import decide_promotion, decide_promotion_on
 
 METRIC = "auc_sent/save"
 
@@ -50,3 +51,61 @@ def test_decision_tags_name_the_outcome_and_values():
     tags = decide(challenger=0.70, champion=0.65).as_tags()
     assert tags["promotion"] == "promoted" and tags["primary_metric"] == METRIC
     assert tags["primary_champion"] == "0.650000" and tags["primary_challenger"] == "0.700000"
+
+
+# --- deciding on the first defined metric ------------------------------------------------------
+
+DR, AUC = "dr/save_per_request", "auc_sent/save"
+
+
+def test_the_primary_metric_decides_when_defined():
+    values = {
+        "visit_count": {DR: 1.0, AUC: 0.60},
+        "champion": {DR: 1.2, AUC: 0.70},
+        "challenger": {DR: 1.1, AUC: 0.80},  # better AUC, fewer estimated actions
+    }
+    d = decide_promotion_on((DR, AUC), values, margin=0.01, checks_passed=True)
+    assert not d.promote and d.metric == DR and d.baseline_name == "champion"
+    assert "fallback" not in d.reason
+
+
+def test_an_undefined_primary_falls_back_and_says_so():
+    """No exploration slots: the challenger's off-policy estimate is NaN; the AUC decides."""
+    values = {
+        "visit_count": {DR: 1.0, AUC: 0.60},
+        "champion": {DR: 1.2, AUC: 0.70},
+        "challenger": {DR: math.nan, AUC: 0.80},
+    }
+    d = decide_promotion_on((DR, AUC), values, margin=0.01, checks_passed=True)
+    assert d.promote and d.metric == AUC and d.challenger == 0.80 and d.baseline == 0.70
+    assert d.reason.startswith(f"{DR} undefined, decided on fallback {AUC}")
+    assert d.as_tags()["primary_metric"] == AUC
+
+
+def test_without_a_champion_visit_count_is_the_baseline_of_the_fallback_too():
+    values = {"visit_count": {DR: math.nan, AUC: 0.60}, "challenger": {DR: 1.5, AUC: 0.59}}
+    d = decide_promotion_on((DR, AUC), values, margin=0.01, checks_passed=True)
+    assert not d.promote and d.metric == AUC and d.baseline_name == "visit_count"
+
+
+def test_nothing_defined_or_no_fallback_never_promotes():
+    values = {"visit_count": {DR: 1.0}, "champion": {DR: 1.0}, "challenger": {DR: math.nan}}
+    d = decide_promotion_on((DR,), values, margin=0.01, checks_passed=True)
+    assert not d.promote and d.metric == DR and "could not be computed" in d.reason
+    both_nan = {**values, "challenger": {DR: math.nan, AUC: math.nan}}
+    assert not decide_promotion_on((DR, AUC), both_nan, 0.01, True).promote
+    no_challenger = {"visit_count": {DR: 1.0, AUC: 0.6}}
+    assert "no challenger" in decide_promotion_on((DR, AUC), no_challenger, 0.01, True).reason
+    with pytest.raises(ValueError):
+        decide_promotion_on((), values, 0.01, True)
+
+
+def test_a_failed_check_blocks_the_fallback_too():
+    values = {"champion": {DR: 1.0, AUC: 0.5}, "challenger": {DR: math.nan, AUC: 0.9}}
+    assert not decide_promotion_on((DR, AUC), values, 0.01, checks_passed=False).promote
+
+
+def test_client_promotion_metrics_put_the_primary_first():
+    config = clients.CLIENTS["homefeed"]
+    assert config.promotion_metrics[0] == config.primary_metric
+    assert len(set(config.promotion_metrics)) == len(config.promotion_metrics)
