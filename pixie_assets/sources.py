@@ -58,10 +58,17 @@ def landing_inventory(settings: Settings) -> LandingInventory:
     return validate_landing(landing_root(settings), SOURCE_TABLES)
 
 
-def table_files(settings: Settings, table: str, before: date | None = None) -> list[Path]:
-    """Every file holding rows of ``table`` known before ``before``."""
+def table_files(
+    settings: Settings,
+    table: str,
+    before: date | None = None,
+    inventory: LandingInventory | None = None,
+) -> list[Path]:
+    """Every file holding rows of ``table`` known before ``before`` (in landing and replay
+    mode from ``inventory`` when given: one listing of a folder of thousands of day files
+    serves every table read from it)."""
     if settings.source in LANDING_SOURCES:
-        return landing_inventory(settings).paths(table, before)
+        return (inventory or landing_inventory(settings)).paths(table, before)
     files = []
     if settings.source == "world":
         world_file = table_path(settings.world_dir, table)
@@ -79,11 +86,12 @@ def read_table(
     before: date | None = None,
     since: date | None = None,
     columns: list[str] | None = None,
+    inventory: LandingInventory | None = None,
 ) -> pa.Table:
     """Rows of a contract table with event time in [since, before), as Arrow, via DuckDB."""
     schema = WORLD_TABLES[table]
     columns = columns or schema.names
-    files = table_files(settings, table, before)
+    files = table_files(settings, table, before, inventory)
     if not files:
         return schema.empty_table().select(columns)
     conditions = []

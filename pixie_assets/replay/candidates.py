@@ -1,4 +1,12 @@
-"""Pixie candidates for a replay window's requests, with the user's engaged pins removed.
+"""Candidate generation for a replay window: how a ranker's candidates are made, and the walk.
+
+A ``CandidateSource`` is the three choices that decide what Pixie returns — how the graph is
+pruned, which pins a request starts from, and how the walk spends and ranks its steps. Two are
+compared in every replay: the project's defaults (``pixie_source``: the client's query rule and
+walk, the graph pruned by thresholds read off the data) and a plain random walk
+(``plain_walk_source``: no pruning, the user's 5 most recent pins with equal weight, 20,000
+steps, no early stopping, no boost, steps split equally), the reference that shows what the
+defaults add. ``ablation_sources`` turns each default off in turn.
 
 Requests are walked in batches (bounded memory: a batch's candidates are featurized and scored
 before the next is walked), each with the RNG stream of its ``request_idx``, so the candidates do
@@ -11,15 +19,98 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from pixie_assets.clients import ClientConfig
-from pixie_assets.graph import PinBoardGraph, pixie_batch
+from pixie_assets.graph import PinBoardGraph, PruneConfig, WalkParams, pixie_batch
 from pixie_assets.replay.history import WindowHistory
 from pixie_assets.serving.candidates import CANDIDATE_COLUMNS, walk_params
+from pixie_assets.serving.queries import QueryRule, query_pins
+
+
+@dataclass(frozen=True)
+class CandidateSource:
+    """How one ranker's candidates are generated (the walk's ``top_k`` and seed are set per
+    window)."""
+
+    name: str
+    prune: PruneConfig
+    query: QueryRule
+    walk: WalkParams
+
+
+PLAIN_WALK_STEPS = 20_000
+PLAIN_WALK_QUERY_PINS = 5
+
+
+def pixie_source(config: ClientConfig) -> CandidateSource:
+    """The project's defaults for ``config``: what serving does, on a graph pruned by the
+    data's own thresholds."""
+    return CandidateSource("pixie", PruneConfig(), QueryRule.of(config), walk_params(config, 0))
+
+
+def plain_walk_source(config: ClientConfig) -> CandidateSource:
+    """The reference: a plain random walk with restarts from the user's most recent pins."""
+    walk = WalkParams(
+        n_steps=PLAIN_WALK_STEPS,
+        alpha=0.5,
+        early_stop=False,
+        boost=False,
+        degree_scaled_steps=False,
+    )
+    query = QueryRule(max_pins=PLAIN_WALK_QUERY_PINS, half_life_days=None, action_weights=None)
+    return CandidateSource("plain_walk", PruneConfig.off(), query, walk)
+
+
+def ablation_sources(config: ClientConfig) -> list[CandidateSource]:
+    """The defaults, each of their choices turned off alone, and the plain walk."""
+    base = pixie_source(config)
+    plain = plain_walk_source(config)
+    return [
+        base,
+        replace(base, name="no_pruning", prune=PruneConfig.off()),
+        replace(base, name="fixed_pruning", prune=PruneConfig(1.0, 20_000, 1_000)),
+        replace(base, name="calendar_recency", query=replace(base.query, recency="calendar")),
+        replace(
+            base,
+            name="recent_equal_query",
+            query=replace(plain.query, max_pins=base.query.max_pins),
+        ),
+        replace(base, name="5_query_pins", query=replace(base.query, max_pins=5)),
+        replace(base, name="no_early_stop", walk=replace(base.walk, early_stop=False)),
+        replace(base, name="no_boost", walk=replace(base.walk, boost=False)),
+        replace(
+            base,
+            name="degree_scaled_steps",
+            walk=replace(base.walk, degree_scaled_steps=not base.walk.degree_scaled_steps),
+        ),
+        replace(base, name="5x_steps", walk=replace(base.walk, n_steps=5 * base.walk.n_steps)),
+        plain,
+    ]
+
+
+def request_queries(
+    history: WindowHistory, engagements: pd.DataFrame, rule: QueryRule
+) -> pd.DataFrame:
+    """The window's requests with their query pins under ``rule`` (request_idx, user_id,
+    query_pin_ids, query_weights; an empty list where the user has no usable pin), from the
+    engagements before the window."""
+    before = engagements[engagements["ts"] < pd.Timestamp(history.window.start)]
+    pins = query_pins(before, rule)
+    per_user = pins.groupby("user_id", sort=True).agg(
+        query_pin_ids=("pin_id", list), query_weights=("weight", list)
+    )
+    requests = history.requests[["request_idx", "request_id", "user_id", "engaged"]].join(
+        per_user, on="user_id"
+    )
+    empty = requests["query_pin_ids"].isna()
+    blank = pd.Series([[]] * int(empty.sum()), dtype=object).values
+    requests.loc[empty, "query_pin_ids"] = blank
+    requests.loc[empty, "query_weights"] = blank
+    return requests
 
 
 def window_seed(seed: int, history: WindowHistory, purpose: str) -> int:
@@ -31,15 +122,17 @@ def window_seed(seed: int, history: WindowHistory, purpose: str) -> int:
 def candidate_batches(
     graph: PinBoardGraph,
     history: WindowHistory,
-    config: ClientConfig,
+    requests: pd.DataFrame,
+    walk: WalkParams,
     k: int,
     seed: int,
     batch_requests: int = 2048,
 ) -> Iterator[pd.DataFrame]:
-    """Yield the candidates of successive batches of requests: ``CANDIDATE_COLUMNS`` plus
-    ``request_idx`` and ``key`` (the (user, pin) pair key), ordered by request then visit rank,
-    at most ``k`` per request, never a pin the user engaged with before the window."""
-    requests = history.requests[history.requests["query_pin_ids"].map(len) > 0]
+    """Yield the candidates of successive batches of ``requests`` (``request_queries``):
+    ``CANDIDATE_COLUMNS`` plus ``request_idx`` and ``key`` (the (user, pin) pair key), ordered
+    by request then visit rank, at most ``k`` per request, never a pin the user engaged with
+    before the window."""
+    requests = requests[requests["query_pin_ids"].map(len) > 0]
     stream_seed = window_seed(seed, history, "walks")
     ts = pd.Timestamp(history.window.start_time)
     for lo in range(0, len(requests), batch_requests):
@@ -53,7 +146,7 @@ def candidate_batches(
                 "weight": np.concatenate(batch["query_weights"].to_list()).astype(np.float64),
             }
         )
-        params = replace(walk_params(config, stream_seed), top_k=k + extra)
+        params = replace(walk, top_k=k + extra, seed=stream_seed)
         found = pixie_batch(graph, long, params)
         if found.empty:
             continue

@@ -3,11 +3,10 @@
 For a window W (``start``..``end``), with only events before ``start`` known:
 
 - *request*: one per user with at least one engagement before ``start`` (any action). Its query
-  pins are the user's ``max_query_pins`` strongest pins under serving's weights
-  (``serving.queries.engagement_weights``: action weight × recency half-life, hidden pins
-  dropped), over all their history, not only serving's 28-day lookback, so that every user with
-  history starts from their last engaged pins. A user whose history holds only hides is still a
-  request; it simply gets no walk candidates.
+  pins depend on the candidate source (``candidates.request_queries``), over all the user's
+  history, not only serving's 28-day lookback, so that every user with history starts from
+  their last engaged pins. A user whose history holds only hides is still a request; it simply
+  gets no walk candidates.
 - *engaged*: every (user, pin) with an engagement (any action, hides included) or a save before
   ``start``. These pins are never recommended to that user and never count as positives: the
   saves table holds history older than the engagement log, and re-saving an old pin is not a
@@ -28,9 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
 from pixie_assets.replay.window import ReplayWindow
-from pixie_assets.serving.queries import engagement_weights
 
 
 class PairCodec:
@@ -92,8 +89,7 @@ class WindowHistory:
     """One window's requests, engaged pairs and positives (see the module docstring).
 
     ``requests``: request_idx (dense, by user id; also the walk's RNG stream key), request_id,
-    user_id, query_pin_ids, query_weights (lists, empty when the user has no usable query pin),
-    engaged (count of the user's engaged pins). ``positives``: user_id, pin_id, key."""
+    user_id, engaged (count of the user's engaged pins). ``positives``: user_id, pin_id, key."""
 
     window: ReplayWindow
     codec: PairCodec
@@ -111,7 +107,6 @@ def build_window_history(
     window: ReplayWindow,
     saves: pd.DataFrame,
     engagements: pd.DataFrame,
-    config: ClientConfig,
 ) -> WindowHistory:
     """Requests, engaged pairs and positives of ``window`` from saves (user_id, pin_id,
     saved_at) and engagements (user_id, pin_id, action, ts); rows after the window are
@@ -135,20 +130,13 @@ def build_window_history(
     engaged = PairSet.of(engaged_keys)
 
     users = np.unique(history["user_id"].to_numpy().astype(np.int64))
-    weights = engagement_weights(history, config, window.start, max_pins=config.max_query_pins)
-    per_user = weights.groupby("user_id", sort=True).agg(
-        query_pin_ids=("pin_id", list), query_weights=("weight", list)
-    )
     requests = pd.DataFrame(
         {
             "request_idx": np.arange(len(users), dtype=np.int64),
             "request_id": [f"replay:{window.start.isoformat()}:{u}" for u in users],
             "user_id": users,
         }
-    ).join(per_user, on="user_id")
-    empty = requests["query_pin_ids"].isna()
-    requests.loc[empty, "query_pin_ids"] = pd.Series([[]] * int(empty.sum()), dtype=object).values
-    requests.loc[empty, "query_weights"] = pd.Series([[]] * int(empty.sum()), dtype=object).values
+    )
     engaged_per_user = np.bincount(codec.user_of(engaged.keys), minlength=len(codec.users)).astype(
         np.int64
     )
@@ -172,7 +160,6 @@ def build_window_history(
         "cold_start_saves": int((~has_history).sum()),
         "repeat_saves": int((has_history & already).sum()),
         "requests": len(requests),
-        "requests_with_query": int((~empty).sum()),
         "positives": len(positives),
         "users_with_positives": int(positives["user_id"].nunique()),
     }

@@ -58,11 +58,29 @@ class ExampleSampler:
         frame["weight"] = np.where(labels[keep] > 0, 1.0, 1.0 / self.rate)
         self.frames.append(frame)
 
-    def examples(self, feature_names: Iterable[str]) -> pd.DataFrame:
+    def examples(
+        self, feature_names: Iterable[str], negatives_per_positive: int | None = None
+    ) -> pd.DataFrame:
+        """The kept rows; with ``negatives_per_positive``, negatives are thinned further to at
+        most that many per positive (weights scaled up to match): a window with a few hundred
+        saves learns nothing more from a hundred thousand negatives, and training time is
+        proportional to rows."""
         columns = ["request_id", *feature_names, "label", "weight"]
         if not self.frames:
             return pd.DataFrame(columns=columns)
-        return pd.concat(self.frames, ignore_index=True)[columns]
+        examples = pd.concat(self.frames, ignore_index=True)[columns]
+        if negatives_per_positive is None or self.positives == 0:
+            return examples
+        negative = examples["label"].to_numpy() <= 0
+        cap = negatives_per_positive * self.positives
+        if negative.sum() <= cap:
+            return examples
+        rate = cap / negative.sum()
+        keep = ~negative | (self.rng.random(len(examples)) < rate)
+        examples = examples[keep].reset_index(drop=True)
+        thinned = examples["label"].to_numpy() <= 0
+        examples.loc[thinned, "weight"] = examples.loc[thinned, "weight"] / rate
+        return examples
 
 
 def negative_rate(expected_candidates: int, max_rows: int) -> float:

@@ -20,6 +20,7 @@ positive of the user, including those no candidate list holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,8 +102,12 @@ def popularity_ranks(
     return np.where(positive_rank > 0, positive_rank - above, np.inf).astype(np.float64)
 
 
-def results_markdown(metrics: dict[str, dict[str, float]]) -> str:
-    """Rankers as rows, metrics as columns, best value of each column in bold."""
+def results_markdown(
+    metrics: dict[str, dict[str, float]],
+    intervals: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """Rankers as rows, metrics as columns, best value of each column in bold; with
+    ``intervals`` (``intervals.Interval`` per ranker and metric) each cell adds its 95% range."""
     frame = pd.DataFrame(metrics).T
     lines = [
         "| ranker | " + " | ".join(frame.columns) + " |",
@@ -110,9 +115,31 @@ def results_markdown(metrics: dict[str, dict[str, float]]) -> str:
     ]
     best = frame.max(axis=0)
     for name, row in frame.iterrows():
-        cells = [
-            f"**{value:.4f}**" if value == best[column] and not np.isnan(value) else f"{value:.4f}"
-            for column, value in row.items()
-        ]
+        cells = []
+        for column, value in row.items():
+            text = f"{value:.4f}"
+            if value == best[column] and not np.isnan(value):
+                text = f"**{text}**"
+            interval = (intervals or {}).get(str(name), {}).get(str(column))
+            if interval is not None and np.isfinite(interval.low):
+                text += f" ({interval.low:.4f}–{interval.high:.4f})"
+            cells.append(text)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paired_markdown(paired: dict[str, dict[str, Any]]) -> str:
+    """One row per compared pair: the difference of each metric and its paired 95% interval."""
+    if not paired:
+        return ""
+    columns = list(next(iter(paired.values())))
+    lines = ["| difference | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, values in paired.items():
+        cells = [
+            f"{i.estimate:+.4f} ({i.low:+.4f} to {i.high:+.4f})"
+            if np.isfinite(i.low)
+            else f"{i.estimate:+.4f}"
+            for i in values.values()
+        ]
+        lines.append(f"| {name.replace('-', ' − ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -63,3 +63,24 @@ class ReplayWindow:
 
     def __str__(self) -> str:
         return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def rolling_windows(
+    last: ReplayWindow, windows: int = 1, window_days: int | None = None
+) -> list[ReplayWindow]:
+    """The test windows of a rolling-origin backtest, oldest first: ``windows`` consecutive
+    windows of ``window_days`` days, the last one ``last``. Each is later
+    trained only on its own past, so together they judge a ranker on many more users than one
+    window holds (small logs have few users active in any one window)."""
+    days = last.days if window_days is None else window_days
+    if windows < 1:
+        raise ReplayWindowError(f"--windows must be at least 1, not {windows}")
+    if days != last.days:
+        raise ReplayWindowError(
+            f"the last test window {last} has {last.days} day(s), but --window-days is {days}: "
+            f"pass --test-start {(last.end - timedelta(days=days - 1)).isoformat()}"
+        )
+    out = [last]
+    for _ in range(windows - 1):
+        out.append(out[-1].previous())
+    return out[::-1]

@@ -41,6 +41,7 @@ def walk_params(config: ClientConfig, seed: int) -> WalkParams:
         early_stop=True,
         locale_bias=config.locale_bias,
         seed=seed,
+        degree_scaled_steps=config.degree_scaled_steps,
     )
 
 

@@ -102,3 +102,36 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
 
 def model_uri(client: str, alias: str) -> str:
     return f"models:/{registered_model_name(client)}@{alias}"
+
+
+REPLAY_EXPERIMENT = "pixie-replay"
+
+
+def mlflow_metric_name(name: str) -> str:
+    """MLflow takes letters, digits and ``_-. :/`` in metric names: ``hit@100`` → ``hit_at_100``."""
+    return name.replace("@", "_at_")
+
+
+def log_replay_run(
+    settings: Settings,
+    run_name: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    artifacts: dict[str, str],
+    tags: dict[str, str],
+) -> str:
+    """One MLflow run per replay (experiment ``pixie-replay``): its parameters, the pooled
+    metrics with their interval bounds, and text artifacts (``name → content``). Returns the
+    run id. A replay never registers a model: it is a study, not a serving candidate."""
+    configure_mlflow(settings, REPLAY_EXPERIMENT)
+    finite = {
+        mlflow_metric_name(k): float(v)
+        for k, v in metrics.items()
+        if v == v and abs(v) != float("inf")
+    }
+    with mlflow.start_run(run_name=run_name, tags=tags) as run:
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.log_metrics(finite)
+        for name, content in artifacts.items():
+            mlflow.log_text(content, name)
+    return run.info.run_id

@@ -57,29 +57,48 @@ def test_results_match_the_hand_computed_ranks(replayed):
     for metric in ("hit@10", "hit@100", "hit@1000", "recall@20"):
         assert meta[f"lightweight/{metric}"] == pytest.approx(visit_count[metric])
     assert 0 < meta["lightweight/ndcg@20"] <= 1
+    counts = json.loads(Path(meta["path"]).read_text())["counts"]["2026-03-10..2026-03-11"]
     for name, value in builders.EXPECTED_COUNTS.items():
-        assert meta[name] == value, name
-    assert "| popularity |" in meta["results"] and "| lightweight |" in meta["results"]
+        assert counts[name] == value, name
+    table = meta["results_markdown"]
+    assert "| popularity |" in table and "| lightweight |" in table and "| plain_walk |" in table
+    rows = {r.data["ranker"]: r.data for r in meta["results"].records}
+    assert set(rows) == {"popularity", "plain_walk", "visit_count", "lightweight"}
+    for row in rows.values():  # every figure with its 95% interval around it
+        assert row["hit@100 95% low"] <= row["hit@100"] <= row["hit@100 95% high"]
 
 
-def test_the_model_trains_on_the_window_before(replayed):
+def test_the_model_trains_on_the_windows_before(replayed):
     _, _, result = replayed
     meta = _metadata(result, "replay_model")
-    assert meta["train_window"] == "2026-03-08..2026-03-09"
-    assert meta["test_window"] == "2026-03-10..2026-03-11"
-    # 15 candidates: 101 {x,y,z}, 102 {y,z}, 105 {s,t}, 106 {x,y,z}, 107 {x,y,z}, 108 {s,t}
-    assert meta["candidates"] == 15 and meta["candidate_positives"] == 2
-    assert meta["examples"] == 15 and meta["negative_rate"] == 1.0
+    assert meta["test_windows"] == "2026-03-10..2026-03-11"
+    (row,) = [r.data for r in meta["models"].records]
+    assert row["test_window"] == "2026-03-10..2026-03-11"
+    # of the 3 windows before, only 03-08..09 has saves among its candidates (03-04..07 hold
+    # none); 15 candidates: 101 {x,y,z}, 102 {y,z}, 105 {s,t}, 106 {x,y,z}, 107 {x,y,z},
+    # 108 {s,t}, every one kept (no sampling at this size)
+    assert row["train_windows"] == "2026-03-08..2026-03-09"
+    assert row["examples"] == 15 and row["positives"] == 2
 
 
-def test_results_are_written_per_window(replayed):
+def test_results_are_written_per_backtest_and_tracked_in_mlflow(replayed):
     settings, _, result = replayed
-    path = Path(_metadata(result, "replay_evaluation")["path"])
+    meta = _metadata(result, "replay_evaluation")
+    path = Path(meta["path"])
     assert path.parent.name == "2026-03-10_2026-03-11"
     written = json.loads(path.read_text())
-    assert set(written["rankers"]) == {"popularity", "visit_count", "lightweight"}
+    assert set(written["rankers"]) == {"popularity", "plain_walk", "visit_count", "lightweight"}
     assert written["test_users"] == 4 and written["test_positives"] == 6
-    assert (path.parent / "model" / "model.json").exists()
+    assert set(written["paired"]) == {"lightweight-visit_count", "visit_count-plain_walk"}
+    assert [w["test_window"] for w in written["windows"]] == ["2026-03-10..2026-03-11"]
+    assert (path.parent / "models" / "2026-03-10_2026-03-11" / "model.json").exists()
+
+    from mlflow import MlflowClient
+
+    run = MlflowClient(settings.resolved().mlflow_tracking_uri).get_run(meta["mlflow_run_id"])
+    assert run.data.metrics["visit_count/hit_at_100"] == pytest.approx(4 / 6)
+    assert run.data.tags["dagster_run_id"] == result.run_id
+    assert run.data.params["windows"] == "1"
 
 
 def test_evaluation_refuses_a_model_of_another_config(replayed):

@@ -10,8 +10,10 @@ import pytest
 
 from pixie_assets.clients import client_config
 from pixie_assets.replay import ReplayWindow, ReplayWindowError, rank_metrics
+from pixie_assets.replay.candidates import request_queries
 from pixie_assets.replay.history import build_window_history
 from pixie_assets.replay.ranking import popularity_order, popularity_ranks
+from pixie_assets.serving.queries import QueryRule
 from pixie_assets.training.metrics import ndcg_at_k, per_group_recall_at_k, recall_at_k
 from pixie_assets_tests.replay import builders
 
@@ -30,13 +32,12 @@ def test_the_training_window_precedes_the_test_window():
 
 def test_history_of_the_example_window():
     tables = builders.tables()
+    engagements = tables["engagements"].to_pandas()
     history = build_window_history(
-        ReplayWindow.parse(*builders.window()),
-        tables["saves"].to_pandas(),
-        tables["engagements"].to_pandas(),
-        client_config("homefeed"),
+        ReplayWindow.parse(*builders.window()), tables["saves"].to_pandas(), engagements
     )
-    requests = history.requests.set_index("user_id")
+    rule = QueryRule.of(client_config("homefeed"))
+    requests = request_queries(history, engagements, rule).set_index("user_id")
     assert list(requests.index) == [101, 102, 103, 105, 106, 107, 108]
     assert requests.loc[101, "query_pin_ids"] == [11]
     assert sorted(requests.loc[102, "query_pin_ids"]) == [11, 12]
@@ -119,5 +120,5 @@ def test_a_training_window_without_history_says_which_window():
         saves=tables["saves"].to_pandas(),
         engagements=tables["engagements"].to_pandas(),
     )
-    with pytest.raises(TrainingDataError, match=r"training window 2026-03-02\.\.2026-03-03"):
+    with pytest.raises(TrainingDataError, match=r"2026-03-02\.\.2026-03-03"):
         train_replay_model(sources, ReplayWindow.parse("2026-03-04", "2026-03-05"), ReplayParams())

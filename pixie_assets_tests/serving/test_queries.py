@@ -70,3 +70,58 @@ def test_related_pins_query_is_the_viewed_pin():
     requests = pd.DataFrame({"request_id": ["r"], "user_id": [1], "viewed_pin_id": [77]})
     queries = viewed_pin_queries(requests)
     assert queries.iloc[0]["query_pin_ids"] == [77] and queries.iloc[0]["query_weights"] == [1.0]
+
+
+def test_query_rule_ages_engagements_in_the_users_own_active_days():
+    from dataclasses import replace
+
+    from pixie_assets.serving.queries import QueryRule, query_pins
+
+    engagements = _eng(
+        [
+            (1, 10, "save", "2026-11-07 00:00"),
+            (1, 10, "click", "2026-11-01 00:00"),
+            (1, 20, "closeup", "2026-10-25 00:00"),
+            (1, 30, "click", "2026-11-07 12:00"),
+            (1, 30, "hide", "2026-11-07 13:00"),
+            # a user last seen 20 years ago, in two sessions a week apart
+            (3, 50, "save", "2006-01-02 10:00"),
+            (3, 60, "click", "2005-12-26 09:00"),
+        ]
+    )
+    rule = QueryRule.of(CONFIG)
+    got = query_pins(engagements, rule).set_index(["user_id", "pin_id"])["weight"]
+    # user 1 was active on 11-07, 11-01 and 10-25: ages 0, 1 and 2 active days
+    assert list(got.loc[1].index) == [10, 20]  # 30 was hidden
+    assert got.loc[(1, 10)] == pytest.approx(1.0 + 0.5 * 2 ** (-1 / 7))
+    assert got.loc[(1, 20)] == pytest.approx(0.6 * 2 ** (-2 / 7))
+    # the dormant user's previous session is one active day back, not 20 years
+    assert got.loc[(3, 50)] == pytest.approx(1.0)
+    assert got.loc[(3, 60)] == pytest.approx(0.5 * 2 ** (-1 / 7))
+    # calendar recency from the user's last engagement keeps serving's ratios
+    calendar = query_pins(engagements, replace(rule, recency="calendar"))
+    calendar = calendar.set_index(["user_id", "pin_id"])["weight"]
+    serving = engagement_weights(engagements, CONFIG, DAY).set_index(["user_id", "pin_id"])
+    assert calendar.loc[(1, 10)] / calendar.loc[(1, 20)] == pytest.approx(
+        serving.loc[(1, 10), "weight"] / serving.loc[(1, 20), "weight"]
+    )
+    assert calendar.loc[(3, 60)] == pytest.approx(0.5 * 2 ** (-(7 + 1 / 24) / 7))
+
+
+def test_plain_query_takes_the_most_recent_pins_with_equal_weight():
+    from pixie_assets.serving.queries import QueryRule, query_pins
+
+    engagements = _eng(
+        [
+            (1, 10, "save", "2026-11-01 00:00"),
+            (1, 20, "click", "2026-11-03 00:00"),
+            (1, 30, "closeup", "2026-11-05 00:00"),
+            (1, 40, "click", "2026-11-06 00:00"),
+            (1, 40, "hide", "2026-11-06 01:00"),
+            (1, 20, "click", "2026-10-01 00:00"),
+        ]
+    )
+    rule = QueryRule(max_pins=2, half_life_days=None, action_weights=None)
+    got = query_pins(engagements, rule)
+    assert got["pin_id"].tolist() == [30, 20]  # 40 was hidden
+    assert got["weight"].tolist() == [1.0, 1.0]
