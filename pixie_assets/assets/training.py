@@ -17,7 +17,7 @@ from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.sql import render_sql
 from pixie_assets.training.examples import load_examples, store_examples
-from pixie_assets.training.fit import hold_back_newest_day, train_lightweight_model
+from pixie_assets.training.fit import train_client_model
 from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
 from pixie_assets.warehouse import writer
@@ -154,22 +154,9 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
     examples = load_examples(settings.duckdb_path, client, days)
     strategy = config.strategy
     regression = strategy in REGRESSION_STRATEGIES
-    objective = "reg:squarederror" if regression else config.objective
     spec = repo_feature_spec()
     context.log.info(f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}")
-    # Early stopping on the window's newest day (a random holdout of the same days never stops),
-    # then a refit on the whole window with the rounds found.
-    older, newest = hold_back_newest_day(examples)
-    trained = train_lightweight_model(
-        older,
-        spec.feature_names,
-        objective,
-        config.xgb_params,
-        config.boost_rounds,
-        validation=newest,
-        early_stopping_rounds=config.early_stopping_rounds,
-        refit=True,
-    )
+    trained = train_client_model(examples, config, strategy, spec.feature_names)
     label_counts = {
         "rows": float(len(examples)),
         "positives": float((examples["label"] > 0).sum()) if not regression else float("nan"),

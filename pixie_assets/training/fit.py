@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from pixie_assets.clients import ClientConfig
+from pixie_assets.training.labels import REGRESSION_STRATEGIES
 from pixie_assets.training.metrics import auc
 
 RANKING_OBJECTIVES = frozenset({"rank:pairwise", "rank:ndcg", "rank:map"})
@@ -207,3 +209,23 @@ def _binary_target(rows: pd.DataFrame, regression: bool) -> np.ndarray:
         return (rows["label"].to_numpy() > 0).astype(np.float64)
     acted = rows[["saved", "clicked", "closeup"]].to_numpy().sum(axis=1) > 0
     return acted.astype(np.float64)
+
+
+def train_client_model(
+    examples: pd.DataFrame, config: ClientConfig, strategy: str, feature_names: tuple[str, ...]
+) -> TrainedModel:
+    """One client's model for one label strategy, as the loop and the strategy study train it:
+    a regression for a score-valued target (distillation), the client's objective otherwise;
+    early stopping on the newest day of ``examples``, then a refit on all of them."""
+    objective = "reg:squarederror" if strategy in REGRESSION_STRATEGIES else config.objective
+    older, newest = hold_back_newest_day(examples)
+    return train_lightweight_model(
+        older,
+        feature_names,
+        objective,
+        config.xgb_params,
+        config.boost_rounds,
+        validation=newest,
+        early_stopping_rounds=config.early_stopping_rounds,
+        refit=True,
+    )

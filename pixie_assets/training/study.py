@@ -16,12 +16,8 @@ from pixie_assets.clients import ClientConfig
 from pixie_assets.serving.featurize import BoosterScorer, FeatureSpec
 from pixie_assets.sql import load_sql
 from pixie_assets.training.evaluation import RankerEvaluation, logged_funnel, ranker_metrics
-from pixie_assets.training.fit import (
-    TrainedModel,
-    hold_back_newest_day,
-    train_lightweight_model,
-)
-from pixie_assets.training.labels import REGRESSION_STRATEGIES, STRATEGIES, label_partition
+from pixie_assets.training.fit import TrainedModel, train_client_model
+from pixie_assets.training.labels import STRATEGIES, label_partition
 from pixie_assets.warehouse import scratch_reader
 from pixie_assets.world.truth import WorldTruth
 
@@ -89,20 +85,8 @@ def run_study(
     baseline = evaluate("visit_count", "visit_count", outcomes["visit_count"].to_numpy())
     results = []
     for arm in study_arms(config):
-        regression = arm.strategy in REGRESSION_STRATEGIES
-        objective = "reg:squarederror" if regression else config.objective
         progress(f"study: training {arm.name} on {len(examples[arm.name]):,} examples")
-        older, newest = hold_back_newest_day(examples[arm.name])  # as lightweight_model does
-        trained = train_lightweight_model(
-            older,
-            spec.feature_names,
-            objective,
-            config.xgb_params,
-            config.boost_rounds,
-            validation=newest,
-            early_stopping_rounds=config.early_stopping_rounds,
-            refit=True,
-        )
+        trained = train_client_model(examples[arm.name], config, arm.strategy, spec.feature_names)
         scores = BoosterScorer(trained.booster, spec, arm.name).score(features)
         results.append(
             ArmResult(arm, trained, evaluate(arm.name, arm.name, scores), len(examples[arm.name]))
