@@ -30,14 +30,6 @@ from pathlib import Path
 import pandas as pd
 
 START_DAY = "2026-11-01"
-STAGES = (
-    "walk_candidates",
-    "serving_logs",
-    "serving_log_table",
-    "labeled_examples",
-    "lightweight_model",
-    "model_evaluation",
-)
 
 
 # The runs' event logs would drown the figures: the terminal gets warnings only.
@@ -59,6 +51,7 @@ def run_loop(
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from pixie_assets.clients import CLIENTS
     from pixie_assets.definitions import defs
+    from pixie_assets.jobs import DAY_CLIENT_ASSETS
     from pixie_assets.partitions import day_client_key
     from pixie_assets.resources import PixieSettings
 
@@ -86,7 +79,7 @@ def run_loop(
         day = (date.fromisoformat(START_DAY) + timedelta(days=offset)).isoformat()
         materialize(["pin_board_graph"], day)
         for client in CLIENTS:
-            result = materialize(STAGES, day_client_key(day, client))
+            result = materialize(DAY_CLIENT_ASSETS, day_client_key(day, client))
             best[client].append(float(_metadata(result, "lightweight_model")["best_iteration"]))
             if study and offset > 0:
                 materialize(["strategy_study"], day_client_key(day, client))

@@ -11,16 +11,16 @@ graph_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("pin_board_graph"),
 )
 # One day of one client surface: candidates, serving, ingestion, labels, training, evaluation.
+DAY_CLIENT_ASSETS = (
+    "walk_candidates",
+    "serving_logs",
+    "serving_log_table",
+    "labeled_examples",
+    "lightweight_model",
+    "model_evaluation",
+)
 daily_client_job = dg.define_asset_job(
-    "daily_client_job",
-    selection=dg.AssetSelection.assets(
-        "walk_candidates",
-        "serving_logs",
-        "serving_log_table",
-        "labeled_examples",
-        "lightweight_model",
-        "model_evaluation",
-    ),
+    "daily_client_job", selection=dg.AssetSelection.assets(*DAY_CLIENT_ASSETS)
 )
 # Every label strategy of one client trained on the same days, evaluated side by side.
 strategy_study_job = dg.define_asset_job(

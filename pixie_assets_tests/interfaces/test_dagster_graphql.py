@@ -6,17 +6,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from pixie_assets.jobs import DAY_CLIENT_ASSETS
 from pixie_assets.partitions import day_client_key
 from pixie_assets_tests.interfaces.dagster_ui import CLIENTS, DAYS, REPOSITORY_SELECTOR, DagsterUI
-
-DAY_CLIENT_ASSETS = (
-    "walk_candidates",
-    "serving_logs",
-    "serving_log_table",
-    "labeled_examples",
-    "lightweight_model",
-    "model_evaluation",
-)
 
 
 def test_three_days_by_three_clients_materialize_with_every_check_passing(dagster_dev, loop):

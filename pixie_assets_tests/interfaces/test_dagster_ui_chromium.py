@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from pixie_assets.jobs import DAY_CLIENT_ASSETS
 from pixie_assets_tests.interfaces.dagster_ui import DagsterUI
 
-LOOP_ASSETS = (
-    "world",
-    "pin_board_graph",
-    "walk_candidates",
-    "serving_logs",
-    "serving_log_table",
-    "labeled_examples",
-    "lightweight_model",
-    "model_evaluation",
-)
+LOOP_ASSETS = ("world", "pin_board_graph", *DAY_CLIENT_ASSETS)
 # Virtual time Chromium gives the page's scripts (and their GraphQL requests) before dumping;
 # a larger budget is tried only if the first render lacks names (a loaded machine).
 VIRTUAL_TIME_BUDGETS_MS = (15_000, 45_000)
