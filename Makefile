@@ -39,7 +39,7 @@ test: venv chromium
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)
 ui: venv
-	@$(BIN)/python -c "from pixie_assets.settings import ensure_dagster_home; ensure_dagster_home()"
+	@$(BIN)/python -c "from pixie_assets.core.settings import ensure_dagster_home; ensure_dagster_home()"
 	@mkdir -p $(PIXIE_HOME)/mlartifacts
 	@echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)   (DAGSTER_HOME=$(DAGSTER_HOME))"
 	@echo "MLflow UI:  http://127.0.0.1:$(MLFLOW_PORT)   (sqlite:///$(PIXIE_HOME)/mlflow.db)"

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.ingest import ingest_partition, partition_folder
 
 DAY = date(2026, 11, 1)

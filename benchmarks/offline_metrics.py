@@ -49,11 +49,11 @@ def run_loop(
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from pixie_assets.clients import CLIENTS
+    from pixie_assets.core.clients import CLIENTS
     from pixie_assets.definitions import defs
-    from pixie_assets.jobs import DAY_CLIENT_ASSETS
-    from pixie_assets.partitions import day_client_key
-    from pixie_assets.resources import PixieSettings
+    from pixie_assets.defs.jobs import DAY_CLIENT_ASSETS
+    from pixie_assets.defs.partitions import day_client_key
+    from pixie_assets.defs.resources import PixieSettings
 
     settings = PixieSettings(
         home=str(home), world_scale=scale, world_seed=seed, start_day=START_DAY
@@ -97,8 +97,8 @@ def evaluation_rows(home: Path) -> pd.DataFrame:
     of the same day and logs, if any, as rankers ``arm:<name>``."""
     import mlflow
 
-    from pixie_assets.clients import client_config
-    from pixie_assets.settings import Settings
+    from pixie_assets.core.clients import client_config
+    from pixie_assets.core.settings import Settings
     from pixie_assets.training.evaluation import primary_name
     from pixie_assets.training.metric_validity import generic_metric_names
     from pixie_assets.training.tracking import (
@@ -204,7 +204,7 @@ def main() -> None:
 
 def _use_home(home: Path, scale: str, seed: int) -> None:
     """Point the process's settings (and the Dagster instance) at this loop's folder."""
-    from pixie_assets.settings import ensure_dagster_home
+    from pixie_assets.core.settings import ensure_dagster_home
 
     os.environ.update(
         {

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     import dagster as dg
 
-    from pixie_assets.assets.replay import replay_evaluation, replay_model, replay_run_config
-    from pixie_assets.resources import PixieSettings
+    from pixie_assets.defs.assets.replay import replay_evaluation, replay_model, replay_run_config
+    from pixie_assets.defs.resources import PixieSettings
 
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral(tempdir=str(home / "dagster")) as instance:

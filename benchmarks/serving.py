@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import xgboost as xgb
 
-from pixie_assets.clients import CLIENTS
+from pixie_assets.core.clients import CLIENTS
 from pixie_assets.graph import PruneConfig, build_pin_board_graph
 from pixie_assets.serving.candidates import generate_candidates
 from pixie_assets.serving.featurize import (

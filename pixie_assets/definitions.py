@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pixie_assets.assets.candidates import pin_board_graph, walk_candidates
-from pixie_assets.assets.evaluation import model_evaluation
-from pixie_assets.assets.replay import replay_evaluation, replay_job, replay_model
-from pixie_assets.assets.serving import serving_log_table, serving_logs
-from pixie_assets.assets.study import strategy_study
-from pixie_assets.assets.training import labeled_examples, lightweight_model
-from pixie_assets.assets.world import world
-from pixie_assets.jobs import (
+from pixie_assets.core.settings import get_settings
+from pixie_assets.defs.assets.candidates import pin_board_graph, walk_candidates
+from pixie_assets.defs.assets.evaluation import model_evaluation
+from pixie_assets.defs.assets.replay import replay_evaluation, replay_model
+from pixie_assets.defs.assets.serving import serving_log_table, serving_logs
+from pixie_assets.defs.assets.study import strategy_study
+from pixie_assets.defs.assets.training import labeled_examples, lightweight_model
+from pixie_assets.defs.assets.world import world
+from pixie_assets.defs.jobs import (
     daily_client_job,
     graph_job,
     ingest_job,
+    replay_job,
     strategy_study_job,
     world_job,
 )
-from pixie_assets.resources import PixieSettings
-from pixie_assets.schedules import graph_schedule, loop_schedule
-from pixie_assets.sensors import landing_files_sensor
-from pixie_assets.settings import get_settings
+from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.defs.schedules import graph_schedule, loop_schedule
+from pixie_assets.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[

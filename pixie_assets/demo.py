@@ -17,8 +17,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from pixie_assets.partitions import day_client_key
-from pixie_assets.settings import ensure_dagster_home, get_settings
+from pixie_assets.core.settings import ensure_dagster_home, get_settings
+from pixie_assets.defs.partitions import day_client_key
 
 # The run's full event log is in the Dagster UI; the terminal gets warnings and the summary.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -91,7 +91,7 @@ def main() -> None:
     settings = get_settings()
     days = int(os.environ.get("PIXIE_DEMO_DAYS", "7"))
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home())
-    from pixie_assets.clients import CLIENTS
+    from pixie_assets.core.clients import CLIENTS
     from pixie_assets.definitions import defs
 
     print(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pixie_assets.files import staged_directory, write_parquet
+from pixie_assets.core.files import staged_directory, write_parquet
 
 
 def partition_dir(landing_dir: Path, table: str, day: str, client: str) -> Path:

@@ -40,8 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets import contract
-from pixie_assets.files import write_parquet
+from pixie_assets.core import contract
+from pixie_assets.core.files import write_parquet
 from pixie_assets.ingest.tables import duckdb_type, schema_mismatch
 from pixie_assets.ingest.validate import find_unreadable
 
@@ -131,7 +131,7 @@ def _is_data_file(path: Path) -> bool:
 
 def _skipped(path: Path) -> bool:
     """Entries that are not data by convention: hidden or marker names (``_SUCCESS``, and the
-    hidden staging folders of ``pixie_assets.files.staged_directory``)."""
+    hidden staging folders of ``pixie_assets.core.files.staged_directory``)."""
     return path.name.startswith((".", "_"))
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pixie_assets.contract import WORLD_TABLES
+from pixie_assets.core.contract import WORLD_TABLES
+from pixie_assets.core.settings import Settings
 from pixie_assets.ingest.tables import duckdb_type
 from pixie_assets.landing_contract import SOURCE_TABLES, LandingInventory, validate_landing
-from pixie_assets.settings import Settings
 from pixie_assets.world.store import table_path
 
 LANDING_SOURCES = ("landing", "replay")

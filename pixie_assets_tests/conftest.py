@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from pixie_assets.resources import PixieSettings
-from pixie_assets.settings import ensure_dagster_home
+from pixie_assets.core.settings import ensure_dagster_home
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.world import World, generate_world
 
 START_DAY = date(2026, 11, 1)

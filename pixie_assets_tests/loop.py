@@ -8,8 +8,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pixie_assets.definitions import defs
-from pixie_assets.partitions import day_client_key
-from pixie_assets.resources import PixieSettings
+from pixie_assets.defs.partitions import day_client_key
+from pixie_assets.defs.resources import PixieSettings
 
 ALL_ASSETS = list(defs.assets)
 DAY_CLIENT_STAGES = (

@@ -6,8 +6,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets import contract
-from pixie_assets.quality import PSI_ALERT, candidate_coverage, graph_sanity, psi, schema_problems
+from pixie_assets.core import contract
+from pixie_assets.core.quality import (
+    PSI_ALERT,
+    candidate_coverage,
+    graph_sanity,
+    psi,
+    schema_problems,
+)
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_alerts_on_a_shift():

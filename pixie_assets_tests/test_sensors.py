@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 
-from pixie_assets.resources import PixieSettings
-from pixie_assets.sensors import landing_files_sensor
+from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.defs.sensors import landing_files_sensor
 
 
 def _touch(landing, table, day, client, mtime):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pixie_assets.settings import Settings, SettingsError, ensure_dagster_home
+from pixie_assets.core.settings import Settings, SettingsError, ensure_dagster_home
 
 
 def test_defaults_and_paths_derive_from_pixie_home(tmp_path):

@@ -7,9 +7,9 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
-from pixie_assets import contract
-from pixie_assets.files import write_parquet
-from pixie_assets.settings import Settings
+from pixie_assets.core import contract
+from pixie_assets.core.files import write_parquet
+from pixie_assets.core.settings import Settings
 from pixie_assets.sources import read_table
 from pixie_assets.world import write_world
 

@@ -9,7 +9,7 @@ import threading
 
 import duckdb
 
-from pixie_assets.warehouse import writer
+from pixie_assets.core.warehouse import writer
 
 HOLD_READER = """
 import sys, duckdb

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from pixie_assets.files import staged_directory
+from pixie_assets.core.files import staged_directory
 from pixie_assets.landing_contract import (
     validate_landing,
     write_landing_table,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pixie_assets.files import staged_directory
+from pixie_assets.core.files import staged_directory
 from pixie_assets.graph.csr import lookup_runs
 
 FORMAT_VERSION = 1
@@ -182,7 +182,7 @@ def make_graph(
 def save_graph(graph: PinBoardGraph, directory: str | os.PathLike) -> Path:
     """Write the graph as ``<array>.npy`` files plus ``graph.json`` (vocabulary, sizes, meta).
 
-    Written through ``pixie_assets.files.staged_directory``, so a reader never sees a
+    Written through ``pixie_assets.core.files.staged_directory``, so a reader never sees a
     half-written graph."""
     target = Path(directory)
     with staged_directory(target) as tmp:

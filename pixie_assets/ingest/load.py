@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pixie_assets.core.warehouse import READ_WAIT_SECONDS, connect_when_free
 from pixie_assets.ingest.sql import bind, render_sql
 from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable
 from pixie_assets.ingest.validate import (
@@ -30,7 +31,6 @@ from pixie_assets.ingest.validate import (
     find_unreadable,
     inspect_partition,
 )
-from pixie_assets.warehouse import READ_WAIT_SECONDS, connect_when_free
 
 DuckDBConfig = Mapping[str, str | int | bool]
 

@@ -1,10 +1,10 @@
 """The ingestion SQL, kept as files in ``sql/ingest/`` and loaded by name through the project's
-SQL loader (``pixie_assets.sql``)."""
+SQL loader (``pixie_assets.core.sql``)."""
 
 from __future__ import annotations
 
-from pixie_assets import sql as project_sql
-from pixie_assets.sql import bind
+from pixie_assets.core import sql as project_sql
+from pixie_assets.core.sql import bind
 
 __all__ = ["bind", "load_sql", "render_sql"]
 

@@ -1,8 +1,8 @@
 """What ingestion knows about each serving table: its contract schema, key, the checks that apply
 and the DuckDB table it lands in.
 
-Everything is derived from ``pixie_assets.contract`` so that a column added there (a new feature,
-say) flows into validation and into the DuckDB DDL without a second list to keep in step.
+Everything is derived from ``pixie_assets.core.contract`` so that a column added there (a new
+feature, say) flows into validation and into the DuckDB DDL without a second list to keep in step.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 
 # The key that must be unique within a partition of serving_log and of impressions (DESIGN §3).
 KEY_COLUMNS: tuple[str, str] = ("request_id", "pin_id")

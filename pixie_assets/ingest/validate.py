@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.ingest.sql import bind, render_sql
 from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable, schema_mismatch
 

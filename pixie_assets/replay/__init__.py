@@ -6,7 +6,7 @@ earlier engagements is one request, and the pins they save during the window tha
 engaged with are the positives. Visit count, a lightweight model trained the same way on the
 windows just before, a plain random walk and global popularity are compared by hit rate, recall
 and NDCG, with bootstrap intervals; a rolling-origin backtest repeats this over consecutive
-windows. Pure domain code (no Dagster); ``pixie_assets.assets.replay`` wires it to assets.
+windows. Pure domain code (no Dagster); ``pixie_assets.defs.assets.replay`` wires it to assets.
 """
 
 from pixie_assets.replay.candidates import (

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.graph import PinBoardGraph, PruneConfig, WalkParams, pixie_batch
 from pixie_assets.replay.history import WindowHistory
 from pixie_assets.serving.candidates import CANDIDATE_COLUMNS, walk_params

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pixie_assets.clients import ClientConfig, client_config
+from pixie_assets.core.clients import ClientConfig, client_config
 from pixie_assets.graph import PinBoardGraph, build_pin_board_graph
 from pixie_assets.replay.candidates import (
     CandidateSource,

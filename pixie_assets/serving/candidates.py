@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.graph import PinBoardGraph, WalkParams, WalkRequest, pixie_batch
 
 CANDIDATE_COLUMNS = [

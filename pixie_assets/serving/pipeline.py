@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.serving.featurize import FeatureContext
 from pixie_assets.serving.funnel import rank_within_requests, request_codes
 from pixie_assets.serving.scoring import Scorer

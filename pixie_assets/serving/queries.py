@@ -13,7 +13,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 
 QUERY_COLUMNS = ["request_id", "query_pin_ids", "query_weights"]
 

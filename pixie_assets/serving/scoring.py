@@ -7,9 +7,9 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 
-from pixie_assets import contract
+from pixie_assets.core import contract
+from pixie_assets.core.sql import load_sql
 from pixie_assets.serving.featurize import CONTEXT_TABLES, BoosterScorer, FeatureSpec
-from pixie_assets.sql import load_sql
 
 VISIT_COUNT_VERSION = "visit_count"
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
-from pixie_assets.contract import ACTIONS
+from pixie_assets.core.clients import ClientConfig
+from pixie_assets.core.contract import ACTIONS
 from pixie_assets.serving.funnel import rank_within_requests
 from pixie_assets.training import metrics, offpolicy
 from pixie_assets.world.simulator import expected_actions, run_full_ranker

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from pixie_assets.warehouse import reader, table_exists
+from pixie_assets.core.warehouse import reader, table_exists
 
 TABLE = "labeled_examples"
 

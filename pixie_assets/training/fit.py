@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.training.labels import REGRESSION_STRATEGIES
 from pixie_assets.training.metrics import auc
 

@@ -11,8 +11,8 @@ from datetime import date
 import duckdb
 import pyarrow as pa
 
-from pixie_assets.clients import ClientConfig
-from pixie_assets.sql import bind, load_sql
+from pixie_assets.core.clients import ClientConfig
+from pixie_assets.core.sql import bind, load_sql
 
 STRATEGIES = ("engagement", "funnel_pure", "funnel_blended", "distillation")
 REGRESSION_STRATEGIES = frozenset({"distillation"})

@@ -10,9 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 
-from pixie_assets.clients import ClientConfig  # noqa: E402
+from pixie_assets.core.clients import ClientConfig  # noqa: E402
+from pixie_assets.core.settings import Settings  # noqa: E402
 from pixie_assets.serving.featurize import FeatureSpec  # noqa: E402
-from pixie_assets.settings import Settings  # noqa: E402
 from pixie_assets.training.fit import TrainedModel  # noqa: E402
 from pixie_assets.training.tracking import (  # noqa: E402
     CHALLENGER,

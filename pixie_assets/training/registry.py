@@ -5,8 +5,8 @@ from __future__ import annotations
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from pixie_assets.core.settings import Settings
 from pixie_assets.serving.scoring import Scorer, VisitCountScorer
-from pixie_assets.settings import Settings
 from pixie_assets.training.tracking import CHAMPION, configure_mlflow, registered_model_name
 
 

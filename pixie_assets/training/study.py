@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
+from pixie_assets.core.sql import load_sql
+from pixie_assets.core.warehouse import scratch_reader
 from pixie_assets.serving.featurize import BoosterScorer, FeatureSpec
-from pixie_assets.sql import load_sql
 from pixie_assets.training.evaluation import RankerEvaluation, logged_funnel, ranker_metrics
 from pixie_assets.training.fit import TrainedModel, train_client_model
 from pixie_assets.training.labels import STRATEGIES, label_partition
-from pixie_assets.warehouse import scratch_reader
 from pixie_assets.world.truth import WorldTruth
 
 LOCAL_VARIANT_WEIGHT = 3.0

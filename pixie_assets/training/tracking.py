@@ -18,9 +18,9 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
+from pixie_assets.core.settings import Settings
 from pixie_assets.serving import featurize, pyfunc_model
 from pixie_assets.serving.featurize import FeatureSpec
-from pixie_assets.settings import Settings
 
 EXPERIMENT = "pixie-lightweight"
 EVALUATION_EXPERIMENT = "pixie-evaluation"

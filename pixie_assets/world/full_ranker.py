@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pixie_assets.contract import ACTIONS
+from pixie_assets.core.contract import ACTIONS
 from pixie_assets.world.truth import WorldTruth
 
 DEFAULT_NOISE = 0.5

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.world.response import EngagementModel
 from pixie_assets.world.spec import (
     CLIENTS,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from pixie_assets.contract import ACTIONS
+from pixie_assets.core.contract import ACTIONS
 
 INTEREST_FLOOR = 1e-3
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pixie_assets import contract
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core import contract
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.serving.funnel import (
     choose_for_full_ranker,
     rank_within_requests,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pixie_assets.clients import CLIENTS as CLIENT_CONFIGS
+from pixie_assets.core.clients import CLIENTS as CLIENT_CONFIGS
 
 TOPICS: tuple[str, ...] = (
     "home_decor", "recipes", "womens_fashion", "diy_crafts", "travel", "beauty", "weddings",

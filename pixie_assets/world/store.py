@@ -1,4 +1,4 @@
-"""Reading and writing the world's files (atomically: see ``pixie_assets.files``)."""
+"""Reading and writing the world's files (atomically: see ``pixie_assets.core.files``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets import files
-from pixie_assets.contract import WORLD_TABLES
-from pixie_assets.files import staged_directory
+from pixie_assets.core import files
+from pixie_assets.core.contract import WORLD_TABLES
+from pixie_assets.core.files import staged_directory
 from pixie_assets.world.generator import World
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.world.truth import WorldTruth
 
 REQUEST_COLUMNS = ["request_id", "ts", "client", "user_id", "viewed_pin_id"]

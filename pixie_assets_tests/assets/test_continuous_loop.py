@@ -10,9 +10,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from pixie_assets import clients
-from pixie_assets.partitions import day_client_key
-from pixie_assets.resources import PixieSettings
+from pixie_assets.core import clients
+from pixie_assets.defs.partitions import day_client_key
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.training.registry import aliased_version
 from pixie_assets.training.tracking import CHAMPION, configure_mlflow
 from pixie_assets_tests.loop import ALL_ASSETS, DAY_CLIENT_STAGES, run, run_day
@@ -72,7 +72,7 @@ def test_a_failed_evaluation_moves_no_alias(loop, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("registry unavailable")
 
-    monkeypatch.setattr("pixie_assets.assets.evaluation.record_review", broken)
+    monkeypatch.setattr("pixie_assets.defs.assets.evaluation.record_review", broken)
     before = aliased_version(settings.resolved(), "homefeed", CHAMPION)
     result = dg.materialize(
         ALL_ASSETS,

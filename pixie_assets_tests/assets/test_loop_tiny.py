@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets_tests.loop import run, run_day
 
 DAY = "2026-11-01"
@@ -23,7 +23,7 @@ DAY = "2026-11-01"
 @pytest.fixture(scope="module")
 def tiny_loop(tmp_path_factory):
     """The tiny world's first day for homefeed, through lightweight_model."""
-    from pixie_assets.resources import PixieSettings
+    from pixie_assets.defs.resources import PixieSettings
 
     home = tmp_path_factory.mktemp("pixie_loop")
     settings = PixieSettings(home=str(home), world_scale="tiny", world_seed=7, start_day=DAY)
@@ -188,7 +188,7 @@ def test_offline_recomputed_features_equal_the_logged_ones(tiny_loop):
 def test_corrupt_landing_file_fails_the_run_and_keeps_the_tables(tiny_loop):
     import dagster as dg
 
-    from pixie_assets.partitions import day_client_key
+    from pixie_assets.defs.partitions import day_client_key
     from pixie_assets_tests.loop import ALL_ASSETS
 
     settings, _ = tiny_loop

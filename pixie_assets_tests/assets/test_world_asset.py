@@ -9,9 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pixie_assets.assets.world import world
-from pixie_assets.contract import WORLD_TABLES
-from pixie_assets.settings import PROJECT_ROOT
+from pixie_assets.core.contract import WORLD_TABLES
+from pixie_assets.core.settings import PROJECT_ROOT
+from pixie_assets.defs.assets.world import world
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
@@ -57,7 +57,7 @@ def test_definitions_validate(pixie_home):
 
 
 def test_world_refuses_to_run_beside_your_own_data(tmp_path):
-    from pixie_assets.resources import PixieSettings
+    from pixie_assets.defs.resources import PixieSettings
 
     settings = PixieSettings(home=str(tmp_path), world_scale="tiny", source="landing")
     result = dg.materialize([world], resources={"pixie": settings}, raise_on_error=False)

@@ -28,11 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pixie_assets import contract
 from pixie_assets.convert.__main__ import main
 from pixie_assets.convert.common import ConvertError
 from pixie_assets.convert.hetrec import convert_hetrec, read_hetrec
 from pixie_assets.convert.movielens import GENRES_100K, convert_movielens
+from pixie_assets.core import contract
 from pixie_assets.landing_contract import clear_cache, validate_landing, write_landing_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

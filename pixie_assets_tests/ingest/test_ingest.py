@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.ingest import (
     INGEST_TABLES,
     DuckDBTableMismatchError,

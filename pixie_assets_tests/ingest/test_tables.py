@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.ingest import INGEST_TABLES, accepts
 from pixie_assets.ingest.sql import bind, load_sql
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pixie_assets.partitions import day_client_key
+from pixie_assets.defs.partitions import day_client_key
 from pixie_assets_tests.interfaces.harness import VENV_BIN, GraphQL, Server, free_port
 
 LOCATION = "pixie_assets.definitions"

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import requests
 
-from pixie_assets.settings import PROJECT_ROOT, ensure_dagster_home
+from pixie_assets.core.settings import PROJECT_ROOT, ensure_dagster_home
 
 T = TypeVar("T")
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pixie_assets.jobs import DAY_CLIENT_ASSETS
-from pixie_assets.partitions import day_client_key
+from pixie_assets.defs.jobs import DAY_CLIENT_ASSETS
+from pixie_assets.defs.partitions import day_client_key
 from pixie_assets_tests.interfaces.dagster_ui import CLIENTS, DAYS, REPOSITORY_SELECTOR, DagsterUI
 
 

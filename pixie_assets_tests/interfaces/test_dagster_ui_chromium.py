@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pixie_assets.jobs import DAY_CLIENT_ASSETS
+from pixie_assets.defs.jobs import DAY_CLIENT_ASSETS
 from pixie_assets_tests.interfaces.dagster_ui import DagsterUI
 
 LOOP_ASSETS = ("world", "pin_board_graph", *DAY_CLIENT_ASSETS)

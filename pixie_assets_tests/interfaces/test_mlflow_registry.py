@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from pixie_assets.clients import client_config
+from pixie_assets.core.clients import client_config
 from pixie_assets_tests.interfaces.dagster_ui import DAYS
 from pixie_assets_tests.interfaces.harness import TIMINGS, VENV_BIN, Server, free_port
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.landing_contract import write_landing_table
 
 BASE = date(2026, 3, 1)

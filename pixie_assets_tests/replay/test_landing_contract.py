@@ -8,13 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pixie_assets import contract
+from pixie_assets.core import contract
+from pixie_assets.core.settings import Settings
 from pixie_assets.landing_contract import (
     LandingContractError,
     validate_landing,
     write_landing_table,
 )
-from pixie_assets.settings import Settings
 from pixie_assets.sources import landing_root, read_table
 from pixie_assets_tests.replay import builders
 

@@ -8,8 +8,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from pixie_assets.partitions import day_client_key
-from pixie_assets.resources import PixieSettings
+from pixie_assets.defs.partitions import day_client_key
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets_tests.ingest import builders as serving
 from pixie_assets_tests.loop import run
 from pixie_assets_tests.replay import builders

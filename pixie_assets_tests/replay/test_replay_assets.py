@@ -9,13 +9,9 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from pixie_assets.assets.replay import (
-    replay_evaluation,
-    replay_job,
-    replay_model,
-    replay_run_config,
-)
-from pixie_assets.resources import PixieSettings
+from pixie_assets.defs.assets.replay import replay_evaluation, replay_model, replay_run_config
+from pixie_assets.defs.jobs import replay_job
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets_tests.replay import builders
 
 ASSETS = [replay_model, replay_evaluation]

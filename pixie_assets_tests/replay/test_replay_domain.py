@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from pixie_assets.clients import client_config
+from pixie_assets.core.clients import client_config
 from pixie_assets.replay import ReplayWindow, ReplayWindowError, rank_metrics
 from pixie_assets.replay.candidates import request_queries
 from pixie_assets.replay.history import build_window_history

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.serving.queries import (
     engagement_weights,
     recent_engagement_queries,

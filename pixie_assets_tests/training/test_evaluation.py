@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pixie_assets import clients
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core import clients
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.training.evaluation import log_metrics, offpolicy_metrics, top_m
 
 CONFIG = ClientConfig(

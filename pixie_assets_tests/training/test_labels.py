@@ -10,8 +10,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from pixie_assets import contract
-from pixie_assets.clients import ClientConfig
+from pixie_assets.core import contract
+from pixie_assets.core.clients import ClientConfig
 from pixie_assets.training.labels import STRATEGIES, UnknownStrategyError, label_partition
 
 DAY = date(2026, 11, 3)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pixie_assets import clients
+from pixie_assets.core import clients
 from pixie_assets.training.promotion import decide_promotion, decide_promotion_on
 
 METRIC = "auc_sent/save"

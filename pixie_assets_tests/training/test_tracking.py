@@ -8,7 +8,7 @@ import sys
 
 SCRIPT = """
 import sys
-from pixie_assets.settings import Settings
+from pixie_assets.core.settings import Settings
 from pixie_assets.training.registry import serving_scorer
 print(serving_scorer(Settings(home=sys.argv[1]), sys.argv[2]).version)
 """

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from pixie_assets import contract
+from pixie_assets.core import contract
 from pixie_assets.world import generate_world, write_world
 from pixie_assets.world.store import table_path
 from pixie_assets.world.truth import WorldTruth
@@ -113,7 +113,7 @@ def test_a_failed_rewrite_leaves_the_previous_world_intact(tiny_world, tmp_path,
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("pixie_assets.files.write_parquet", explode)
+    monkeypatch.setattr("pixie_assets.core.files.write_parquet", explode)
     with pytest.raises(OSError, match="disk full"):
         write_world(tiny_world, tmp_path / "world", tmp_path / "truth")
     assert table_path(tmp_path / "world", "saves").read_bytes() == before

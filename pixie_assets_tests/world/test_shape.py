@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pixie_assets.contract import ACTIONS
+from pixie_assets.core.contract import ACTIONS
 from pixie_assets.world.summary import summarize_world
 
 

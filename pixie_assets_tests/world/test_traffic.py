@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 
-from pixie_assets.clients import CLIENTS
+from pixie_assets.core.clients import CLIENTS
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.world.traffic import hidden_activity, observed_activity, sample_requests
 

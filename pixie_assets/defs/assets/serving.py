@@ -6,18 +6,18 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow.parquet as pq
 
-from pixie_assets.assets.candidates import walk_candidates
-from pixie_assets.clients import CLIENTS, client_config
+from pixie_assets.core.clients import CLIENTS, client_config
+from pixie_assets.core.sql import render_sql
+from pixie_assets.core.warehouse import reader
+from pixie_assets.defs.assets.candidates import walk_candidates
+from pixie_assets.defs.partitions import day_client_partitions, split_day_client
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.ingest import ingest_partition
 from pixie_assets.landing import partition_dir, write_partition
-from pixie_assets.partitions import day_client_partitions, split_day_client
-from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.sources import read_table
-from pixie_assets.sql import render_sql
 from pixie_assets.training.registry import serving_scorer
-from pixie_assets.warehouse import reader
 from pixie_assets.world.simulator import serve_world_day
 from pixie_assets.world.traffic import partition_seed
 from pixie_assets.world.truth import WorldTruth

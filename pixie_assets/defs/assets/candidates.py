@@ -7,20 +7,20 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from pixie_assets.assets._metadata import (
+from pixie_assets.core.clients import client_config
+from pixie_assets.core.files import staged_directory, write_parquet
+from pixie_assets.core.quality import candidate_coverage, graph_sanity
+from pixie_assets.defs.assets.world import world
+from pixie_assets.defs.metadata import (
     ccdf_figure,
     column_schema,
     line_figure,
     plot_markdown,
     quantile_markdown,
 )
-from pixie_assets.assets.world import world
-from pixie_assets.clients import client_config
-from pixie_assets.files import staged_directory, write_parquet
+from pixie_assets.defs.partitions import day_client_partitions, day_partitions, split_day_client
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import PruneConfig, build_pin_board_graph, load_graph, save_graph
-from pixie_assets.partitions import day_client_partitions, day_partitions, split_day_client
-from pixie_assets.quality import candidate_coverage, graph_sanity
-from pixie_assets.resources import PixieSettings
 from pixie_assets.serving.candidates import generate_candidates
 from pixie_assets.serving.queries import (
     engagement_weights,

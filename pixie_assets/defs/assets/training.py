@@ -7,20 +7,24 @@ import dagster as dg
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pixie_assets import contract
-from pixie_assets.assets._metadata import figure_markdown
-from pixie_assets.assets.serving import serving_log_table
-from pixie_assets.clients import CLIENTS, client_config
-from pixie_assets.partitions import day_client_partitions, split_day_client, training_window_mapping
-from pixie_assets.quality import PSI_ALERT, feature_psi
-from pixie_assets.resources import PixieSettings
+from pixie_assets.core import contract
+from pixie_assets.core.clients import CLIENTS, client_config
+from pixie_assets.core.quality import PSI_ALERT, feature_psi
+from pixie_assets.core.sql import render_sql
+from pixie_assets.core.warehouse import writer
+from pixie_assets.defs.assets.serving import serving_log_table
+from pixie_assets.defs.metadata import figure_markdown
+from pixie_assets.defs.partitions import (
+    day_client_partitions,
+    split_day_client,
+    training_window_mapping,
+)
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
-from pixie_assets.sql import render_sql
 from pixie_assets.training.examples import load_examples, store_examples
 from pixie_assets.training.fit import train_client_model
 from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
-from pixie_assets.warehouse import writer
 
 MAX_TRAINING_WINDOW = max(c.training_window_days for c in CLIENTS.values())
 MIN_LABEL_RATE = 0.001

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from pixie_assets.settings import PROJECT_ROOT
+from pixie_assets.core.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pixie_assets.jobs import daily_client_job, graph_job
+from pixie_assets.defs.jobs import daily_client_job, graph_job
 
 graph_schedule = dg.build_schedule_from_partitioned_job(
     graph_job, name="daily_graph_schedule", hour_of_day=0, minute_of_hour=30

@@ -7,13 +7,18 @@ import dagster as dg
 import mlflow
 import pyarrow as pa
 
-from pixie_assets.assets._metadata import line_figure, plot_markdown
-from pixie_assets.assets.training import labeled_examples, lightweight_model
-from pixie_assets.clients import client_config
-from pixie_assets.partitions import day_client_partitions, previous_day_mapping, split_day_client
-from pixie_assets.resources import PixieSettings
+from pixie_assets.core.clients import client_config
+from pixie_assets.core.sql import load_sql
+from pixie_assets.core.warehouse import reader
+from pixie_assets.defs.assets.training import labeled_examples, lightweight_model
+from pixie_assets.defs.metadata import line_figure, plot_markdown
+from pixie_assets.defs.partitions import (
+    day_client_partitions,
+    previous_day_mapping,
+    split_day_client,
+)
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import VISIT_COUNT_VERSION
-from pixie_assets.sql import load_sql
 from pixie_assets.training.evaluation import (
     RankerEvaluation,
     comparison_frame,
@@ -31,7 +36,6 @@ from pixie_assets.training.registry import (
     version_trained_on,
 )
 from pixie_assets.training.tracking import CHAMPION, EVALUATION_EXPERIMENT, configure_mlflow
-from pixie_assets.warehouse import reader
 from pixie_assets.world.traffic import partition_seed
 from pixie_assets.world.truth import WorldTruth
 

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from pixie_assets.assets._metadata import column_schema
-from pixie_assets.contract import WORLD_TABLES
-from pixie_assets.quality import schema_problems
-from pixie_assets.resources import PixieSettings
+from pixie_assets.core.contract import WORLD_TABLES
+from pixie_assets.core.quality import schema_problems
+from pixie_assets.defs.metadata import column_schema
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.world import generate_world, write_world
 from pixie_assets.world.summary import summarize_world, summary_markdown
 

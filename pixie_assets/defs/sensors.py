@@ -8,10 +8,10 @@ import json
 
 import dagster as dg
 
-from pixie_assets.jobs import ingest_job
+from pixie_assets.defs.jobs import ingest_job
+from pixie_assets.defs.partitions import day_client_key
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.landing import complete_partitions
-from pixie_assets.partitions import day_client_key
-from pixie_assets.resources import PixieSettings
 
 
 @dg.sensor(

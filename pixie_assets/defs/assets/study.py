@@ -5,10 +5,14 @@ from datetime import date, timedelta
 import dagster as dg
 import mlflow
 
-from pixie_assets.assets.training import MAX_TRAINING_WINDOW, labeled_examples
-from pixie_assets.clients import client_config
-from pixie_assets.partitions import day_client_partitions, split_day_client, training_window_mapping
-from pixie_assets.resources import PixieSettings
+from pixie_assets.core.clients import client_config
+from pixie_assets.defs.assets.training import MAX_TRAINING_WINDOW, labeled_examples
+from pixie_assets.defs.partitions import (
+    day_client_partitions,
+    split_day_client,
+    training_window_mapping,
+)
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.training.evaluation import (
     comparison_frame,

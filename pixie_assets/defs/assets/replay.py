@@ -6,8 +6,8 @@ freely (a week, a holiday, a month, eight half-years of a rolling backtest), and
 would have to list them in the code location first. Results are written per backtest under
 ``$PIXIE_HOME/replay/<first start>_<last end>/`` and shown as asset metadata (a table per ranker
 with 95% intervals), and each evaluation is an MLflow run in ``pixie-replay``, so the UI's
-materialization history is the history of replays. ``replay_job`` asks for the windows once and
-passes them to both assets.
+materialization history is the history of replays. ``defs.jobs.replay_job`` asks for the
+windows once and passes them to both assets.
 """
 
 import json
@@ -18,6 +18,8 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from pixie_assets.core.settings import Settings
+from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.replay import (
     PAIRS,
     RANKERS,
@@ -34,8 +36,6 @@ from pixie_assets.replay import (
     train_replay_model,
 )
 from pixie_assets.replay.ranking import paired_markdown
-from pixie_assets.resources import PixieSettings
-from pixie_assets.settings import Settings
 from pixie_assets.sources import landing_inventory, landing_root, read_table
 from pixie_assets.training.tracking import log_replay_run
 
@@ -292,22 +292,6 @@ def replay_evaluation(
     )
 
 
-@dg.config_mapping(
-    config_schema={
-        "test_start": dg.Field(str, description="First day of the (last) test window."),
-        "test_end": dg.Field(str, description="Last day of the (last) test window (included)."),
-        "windows": dg.Field(int, default_value=1, description="Consecutive test windows."),
-        "window_days": dg.Field(int, default_value=0, description="Days per window (0: auto)."),
-        "candidates_k": dg.Field(int, default_value=1000),
-        "training_windows": dg.Field(int, default_value=3),
-        "seed": dg.Field(int, default_value=0),
-    }
-)
-def _one_backtest(values: dict) -> dict:
-    """The job asks for the windows once and gives them to both assets."""
-    return replay_run_config(**values)
-
-
 def replay_run_config(
     test_start: str,
     test_end: str,
@@ -328,14 +312,3 @@ def replay_run_config(
         "seed": seed,
     }
     return {"ops": {name: {"config": config} for name in ("replay_model", "replay_evaluation")}}
-
-
-replay_job = dg.define_asset_job(
-    "replay_job",
-    selection=dg.AssetSelection.assets(replay_model, replay_evaluation),
-    config=_one_backtest,
-    description=(
-        "Replay test windows (a rolling-origin backtest when windows > 1): train each window's "
-        "model on the windows before it, then evaluate and pool them with 95% intervals."
-    ),
-)

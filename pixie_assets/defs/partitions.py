@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pixie_assets.clients import CLIENTS
-from pixie_assets.settings import get_settings
+from pixie_assets.core.clients import CLIENTS
+from pixie_assets.core.settings import get_settings
 
 day_partitions = dg.DailyPartitionsDefinition(
     start_date=get_settings().start_day.isoformat(), timezone="UTC"

@@ -6,7 +6,7 @@ from datetime import date
 
 import dagster as dg
 
-from pixie_assets.settings import Settings
+from pixie_assets.core.settings import Settings
 
 
 class PixieSettings(dg.ConfigurableResource):
