@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from replay import add_landing_arguments, prepare_landing  # noqa: E402  (the sibling script)
 
 from pixie_assets.core.settings import Settings
+from pixie_assets.landing.sources import landing_inventory, read_table
 from pixie_assets.replay import ReplayParams, ReplaySources, ReplayWindow, rolling_windows
 from pixie_assets.replay.ablation import candidate_ablation
 from pixie_assets.replay.candidates import ablation_sources
-from pixie_assets.sources import landing_inventory, read_table
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -34,7 +34,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixie_assets.core import contract
-from pixie_assets.ingest import ingest_partition, partition_folder
+from pixie_assets.ingest import ingest_partition
+from pixie_assets.landing import data_files, partition_dir
 
 DAY = date(2026, 11, 1)
 CLIENT = "homefeed"
@@ -73,8 +74,7 @@ def write_landing(
     )
     users = rng.integers(0, 5_000_000, requests)
     folders = {
-        table: partition_folder(landing_dir, table, DAY, CLIENT)
-        for table in contract.SERVING_TABLES
+        table: partition_dir(landing_dir, table, DAY, CLIENT) for table in contract.SERVING_TABLES
     }
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
@@ -186,10 +186,9 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         counts = write_landing(landing, args.rows, args.candidates, args.files, args.seed)
         print(f"wrote {counts} in {time.perf_counter() - started:.1f}s", flush=True)
-        serving_files = sorted(
-            str(path)
-            for path in partition_folder(landing, "serving_log", DAY, CLIENT).glob("*.parquet")
-        )
+        serving_files = [
+            str(path) for path in data_files(partition_dir(landing, "serving_log", DAY, CLIENT))
+        ]
         rows = counts["serving_log"]
         # wall seconds decide the ratio; CPU seconds (DuckDB's threads run in this process) are
         # reported too because they barely move when other processes share the cores

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from pixie_assets.landing_contract import write_landing_table
+from pixie_assets.landing import write_landing_table
 
 
 def write_world_landing(landing: Path, scale: str, seed: int, start_day: date) -> None:

@@ -8,18 +8,12 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pixie_assets.definitions import defs
+from pixie_assets.defs.jobs import DAY_CLIENT_ASSETS
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets.defs.resources import PixieSettings
 
 ALL_ASSETS = list(defs.assets)
-DAY_CLIENT_STAGES = (
-    "walk_candidates",
-    "serving_logs",
-    "serving_log_table",
-    "labeled_examples",
-    "lightweight_model",
-    "model_evaluation",
-)
+DAY_CLIENT_STAGES = DAY_CLIENT_ASSETS
 
 
 def run(

@@ -6,14 +6,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixie_assets.core import contract
 from pixie_assets.core.quality import (
     PSI_ALERT,
     candidate_coverage,
     graph_sanity,
     psi,
-    schema_problems,
 )
+from pixie_assets.landing import check_footer
 
 
 def test_psi_is_near_zero_for_the_same_distribution_and_alerts_on_a_shift():
@@ -25,15 +24,18 @@ def test_psi_is_near_zero_for_the_same_distribution_and_alerts_on_a_shift():
     assert psi(np.repeat([0, 1], 500), np.repeat([0, 1], [900, 100])) > PSI_ALERT
 
 
-def test_schema_problems_name_the_file_and_column(tmp_path):
+def test_the_exact_schema_check_names_the_file_and_column(tmp_path):
+    """The ``world`` asset check: the contract's very columns and types, nothing else."""
     path = tmp_path / "users.parquet"
     pq.write_table(
         pa.table({"user_id": pa.array(["1"], pa.string()), "created_at": [None], "x": [1]}), path
     )
-    problems = schema_problems(path, contract.USERS)
-    assert any("user_id is string, expected int64" in p and str(path) in p for p in problems)
-    assert any("locale is missing" in p for p in problems)
-    assert any("unexpected column x" in p for p in problems)
+    problems = check_footer(path, "users", exact=True).problems
+    assert any(
+        "column 'user_id' has type string, expected int64" in p and str(path) in p for p in problems
+    )
+    assert any("column 'locale' is missing" in p for p in problems)
+    assert any("unexpected column 'x'" in p for p in problems)
 
 
 def test_graph_sanity_and_candidate_coverage():

@@ -10,7 +10,7 @@ import pyarrow as pa
 from pixie_assets.core import contract
 from pixie_assets.core.files import write_parquet
 from pixie_assets.core.settings import Settings
-from pixie_assets.sources import read_table
+from pixie_assets.landing.sources import read_table
 from pixie_assets.world import write_world
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from pixie_assets.convert.common import ConvertError
 from pixie_assets.convert.hetrec import convert_hetrec
 from pixie_assets.convert.movielens import DEFAULT_SAVE_THRESHOLD, convert_movielens
-from pixie_assets.landing_contract import LandingContractError
+from pixie_assets.landing import LandingContractError
 
 
 def parser() -> argparse.ArgumentParser:

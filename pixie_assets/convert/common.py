@@ -1,7 +1,7 @@
 """What the converters share: reading delimited source files with errors that name the file and
 the line, dense ids for groups of rows, and writing a landing folder fast in the contract layout.
 
-Writing goes through ``landing_contract.write_landing_table`` (one file per day, thousands for a
+Writing goes through ``pixie_assets.landing.write_landing_table`` (one file per day, thousands for a
 long public log). The folder is written into a hidden staging sibling and moved into place only
 when complete (``files.staged_directory``), so a failed conversion leaves DEST as it was.
 """
@@ -24,10 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from pixie_assets.core.files import staged_directory
-from pixie_assets.landing_contract import (
-    validate_landing,
-    write_landing_table,
-)
+from pixie_assets.landing import validate_landing, write_landing_table
 
 TABLES: tuple[str, ...] = ("users", "pins", "boards", "saves", "engagements")
 LOCALE_UNDETERMINED = "und"  # BCP 47 "undetermined": the public datasets carry no language

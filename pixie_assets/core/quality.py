@@ -5,29 +5,10 @@ Each returns numbers (and problems as text) so the check can both decide and sho
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 PSI_ALERT = 0.25  # the usual "significant shift" threshold for the population stability index
-
-
-def schema_problems(path: Path, expected: pa.Schema) -> list[str]:
-    """Differences between a Parquet file's schema and the contract, each naming the column."""
-    actual = pq.read_schema(path)
-    problems = []
-    for field in expected:
-        if field.name not in actual.names:
-            problems.append(f"{path}: column {field.name} is missing")
-        elif not actual.field(field.name).type.equals(field.type):
-            found = actual.field(field.name).type
-            problems.append(f"{path}: column {field.name} is {found}, expected {field.type}")
-    extra = [name for name in actual.names if name not in expected.names]
-    problems += [f"{path}: unexpected column {name}" for name in extra]
-    return problems
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:

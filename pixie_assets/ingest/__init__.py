@@ -1,8 +1,10 @@
 """Ingestion of serving logs: one landing partition (day, client) of serving_log, impressions and
-engagements, validated against the contract and loaded into DuckDB atomically.
+engagements, validated against the contract (``pixie_assets.landing``) and loaded into DuckDB
+atomically.
 
 Pure domain code (no Dagster): the asset wraps ``ingest_partition`` and reports its
-``IngestReport.as_dict()`` as metadata.
+``IngestReport.as_dict()`` as metadata. The errors it raises for bad or changing landing files
+(``LandingValidationError``, ``LandingChangedError``) are ``pixie_assets.landing``'s.
 """
 
 from pixie_assets.ingest.load import (
@@ -12,12 +14,7 @@ from pixie_assets.ingest.load import (
     ingest_partition,
     read_partition_counts,
 )
-from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable, accepts
-from pixie_assets.ingest.validate import (
-    LandingChangedError,
-    LandingValidationError,
-    partition_folder,
-)
+from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable
 
 __all__ = [
     "DEFAULT_DUCKDB_CONFIG",
@@ -25,10 +22,6 @@ __all__ = [
     "DuckDBTableMismatchError",
     "IngestReport",
     "IngestTable",
-    "LandingChangedError",
-    "LandingValidationError",
-    "accepts",
     "ingest_partition",
-    "partition_folder",
     "read_partition_counts",
 ]

@@ -1,10 +1,10 @@
 """Loading one validated landing partition into DuckDB, atomically.
 
-The partition is validated in a private in-memory DuckDB first (``validate``), so the database
-file is opened (and its single-writer lock taken) only for the write itself: readers elsewhere
-open it read-only and are kept waiting no longer than the DELETE and INSERTs take. The write is
-one transaction, so a failure at any point leaves every table as it was, and re-running replaces
-the partition rather than appending to it.
+The partition is validated in a private in-memory DuckDB first (``pixie_assets.landing``), so
+the database file is opened (and its single-writer lock taken) only for the write itself: readers
+elsewhere open it read-only and are kept waiting no longer than the DELETE and INSERTs take. The
+write is one transaction, so a failure at any point leaves every table as it was, and re-running
+replaces the partition rather than appending to it.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import duckdb
 
+from pixie_assets.core.sql import bind, render_sql
 from pixie_assets.core.warehouse import READ_WAIT_SECONDS, connect_when_free
-from pixie_assets.ingest.sql import bind, render_sql
 from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable
-from pixie_assets.ingest.validate import (
+from pixie_assets.landing import (
     LandingValidationError,
     TableFiles,
     check_client,
@@ -99,8 +99,10 @@ def _column_definitions(table: IngestTable) -> str:
 def _ensure_table(con: duckdb.DuckDBPyConnection, table: IngestTable) -> None:
     """Create the table if missing; refuse one whose columns differ from what the contract
     implies, since inserting BY NAME into it would fail obscurely or drop data."""
-    con.execute(render_sql("create_table", table=table.name, columns=_column_definitions(table)))
-    statement = render_sql("table_columns")
+    con.execute(
+        render_sql("ingest/create_table", table=table.name, columns=_column_definitions(table))
+    )
+    statement = render_sql("ingest/table_columns")
     existing = con.execute(statement, bind(statement, {"table": table.name})).fetchall()
     wanted = [
         (name, sql_type, "YES" if nullable else "NO")
@@ -134,17 +136,18 @@ def _write(
     replaced: dict[str, int] = {}
     inserted: dict[str, int] = {}
     for name, files in partition.items():
-        _ensure_table(con, files.table)
-        statement = render_sql("delete_partition", table=name)
+        table = INGEST_TABLES[name]
+        _ensure_table(con, table)
+        statement = render_sql("ingest/delete_partition", table=name)
         replaced[name] = con.execute(statement, bind(statement, values)).fetchone()[0]
         inserted[name] = 0
         if not files.files:
             continue
         statement = render_sql(
-            "insert_partition",
+            "ingest/insert_partition",
             table=name,
-            columns=_insert_columns(files.table),
-            partition_columns="" if files.table.client_in_files else ", $client AS client",
+            columns=_insert_columns(table),
+            partition_columns="" if table.client_in_files else ", $client AS client",
         )
         try:
             result = con.execute(statement, bind(statement, {**values, "files": files.paths}))
@@ -239,7 +242,7 @@ def _explain_insert_failure(
     return (the caller re-raises DuckDB's error) if the files show no such problem."""
     if failure.nulls:
         with _connect(":memory:", config) as scratch:
-            problems = explain_nulls(scratch, failure.files, day, client)
+            problems = explain_nulls(scratch, failure.files)
     else:
         problems = find_unreadable(file.path for file in failure.files.files)
     if problems:
@@ -257,6 +260,6 @@ def read_partition_counts(duckdb_path: Path, day: date, client: str) -> dict[str
         values = {"day": day, "client": client}
         for name in INGEST_TABLES:
             if name in existing:
-                statement = render_sql("count_partition", table=name)
+                statement = render_sql("ingest/count_partition", table=name)
                 counts[name] = con.execute(statement, bind(statement, values)).fetchone()[0]
     return counts

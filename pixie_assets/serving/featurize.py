@@ -1,8 +1,8 @@
 """Featurization: the SQL of ``sql/features.sql`` over candidates and a point-in-time context.
 
-A model ships with the ``FeatureSpec`` it was trained with (DESIGN §5), so the serving path takes
-its SQL from the model it loads, never from the working tree. This module is copied into every
-model version (MLflow ``code_paths``), so it imports nothing from this project: only duckdb,
+A model ships with the ``FeatureSpec`` it was trained with (docs/architecture.md §5), so the serving
+path takes its SQL from the model it loads, never from the working tree. This module is copied into
+every model version (MLflow ``code_paths``), so it imports nothing from this project: only duckdb,
 numpy, pandas and pyarrow. ``pixie_assets.serving.scoring.repo_feature_spec`` reads the working
 tree's spec, for clients without a model and for training new ones.
 """

@@ -35,7 +35,7 @@ def score_candidates(
     return ScoredCandidates(candidates, features, score, rank, codes, scorer.version)
 
 
-def serving_log_table(scored: ScoredCandidates, client: str, sent: np.ndarray) -> pa.Table:
+def build_serving_log(scored: ScoredCandidates, client: str, sent: np.ndarray) -> pa.Table:
     """All candidates in the contract's serving_log schema; ``sent`` marks those that went on
     to the full ranker."""
     c = scored.candidates

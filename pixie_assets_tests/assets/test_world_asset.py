@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pixie_assets.core.contract import WORLD_TABLES
 from pixie_assets.core.settings import PROJECT_ROOT
@@ -37,6 +38,7 @@ def _dagster(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_materialize_twice_gives_identical_files(pixie_home):
     snapshots = []
     for _ in range(2):
@@ -51,6 +53,7 @@ def test_cli_materialize_twice_gives_identical_files(pixie_home):
     assert snapshots[0] == snapshots[1]
 
 
+@pytest.mark.slow
 def test_definitions_validate(pixie_home):
     run = _dagster("definitions", "validate", "-w", "workspace.yaml")
     assert run.returncode == 0, run.stderr[-3000:]

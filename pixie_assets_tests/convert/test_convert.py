@@ -33,7 +33,7 @@ from pixie_assets.convert.common import ConvertError
 from pixie_assets.convert.hetrec import convert_hetrec, read_hetrec
 from pixie_assets.convert.movielens import GENRES_100K, convert_movielens
 from pixie_assets.core import contract
-from pixie_assets.landing_contract import clear_cache, validate_landing, write_landing_table
+from pixie_assets.landing import validate_landing, write_landing_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,7 +165,6 @@ def rows(landing: Path, table: str) -> list[tuple]:
 
 
 def assert_valid(landing: Path) -> None:
-    clear_cache()
     validate_landing(landing, use_cache=False)
     for table in ("saves", "engagements"):
         for path in (landing / table).rglob("*.parquet"):

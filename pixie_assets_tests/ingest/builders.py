@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixie_assets.core import contract
-from pixie_assets.ingest import partition_folder
+from pixie_assets.landing import partition_dir
 
 DAY = date(2026, 11, 1)
 CLIENT = "homefeed"
@@ -110,7 +110,7 @@ def write_file(
     client: str = CLIENT,
     name: str = "part-0.parquet",
 ) -> Path:
-    folder = partition_folder(landing, table, day, client)
+    folder = partition_dir(landing, table, day, client)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     pq.write_table(data, path)
@@ -123,7 +123,7 @@ def write_partition(
     """Each table as one file, replacing whatever files the partition had."""
     paths = {}
     for table, data in tables.items():
-        folder = partition_folder(landing, table, day, client)
+        folder = partition_dir(landing, table, day, client)
         for old in folder.glob("*.parquet") if folder.exists() else []:
             old.unlink()
         paths[table] = write_file(landing, table, data, day, client)

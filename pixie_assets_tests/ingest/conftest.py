@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pixie_assets.ingest import INGEST_TABLES, IngestReport, ingest_partition, partition_folder
+from pixie_assets.ingest import INGEST_TABLES, IngestReport, ingest_partition
+from pixie_assets.landing import partition_dir
 from pixie_assets_tests.ingest.builders import (
     CLIENT,
     CLIENTS,
@@ -61,6 +62,6 @@ def populated(populated_template: Path, landing: Path, db: Path) -> dict[str, Pa
     shutil.copytree(populated_template / "landing", landing)
     shutil.copytree(populated_template / "warehouse", db.parent)
     return {
-        table: partition_folder(landing, table, DAY, CLIENT) / "part-0.parquet"
+        table: partition_dir(landing, table, DAY, CLIENT) / "part-0.parquet"
         for table in INGEST_TABLES
     }

@@ -14,12 +14,11 @@ from pixie_assets.core import contract
 from pixie_assets.ingest import (
     INGEST_TABLES,
     DuckDBTableMismatchError,
-    LandingChangedError,
     ingest_partition,
-    partition_folder,
     read_partition_counts,
 )
 from pixie_assets.ingest import load as load_module
+from pixie_assets.landing import LandingChangedError, partition_dir
 from pixie_assets_tests.ingest.builders import (
     CLIENT,
     CLIENTS,
@@ -126,7 +125,7 @@ def test_several_files_per_table_are_loaded_together(db, landing, ingest):
     write_file(landing, "impressions", tables["impressions"])
     write_file(landing, "engagements", tables["engagements"])
     # marker and in-progress files (Hadoop/Spark naming) are not data
-    (partition_folder(landing, "serving_log", DAY, CLIENT) / "_tmp.parquet").write_bytes(b"junk")
+    (partition_dir(landing, "serving_log", DAY, CLIENT) / "_tmp.parquet").write_bytes(b"junk")
 
     report = ingest()
 

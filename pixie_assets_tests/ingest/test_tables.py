@@ -6,8 +6,9 @@ import pyarrow as pa
 import pytest
 
 from pixie_assets.core import contract
-from pixie_assets.ingest import INGEST_TABLES, accepts
-from pixie_assets.ingest.sql import bind, load_sql
+from pixie_assets.core.sql import bind, load_sql
+from pixie_assets.ingest import INGEST_TABLES
+from pixie_assets.landing import accepts
 
 
 @pytest.mark.parametrize(
@@ -63,9 +64,9 @@ def test_every_serving_table_is_stored_as_its_contract_plus_partition_columns():
 
 
 def test_sql_is_loaded_by_name_and_binds_only_what_it_uses():
-    statement = load_sql("delete_partition")
+    statement = load_sql("ingest/delete_partition")
     assert bind(statement, {"day": 1, "client": "c", "files": []}) == {"day": 1, "client": "c"}
     with pytest.raises(FileNotFoundError, match="no SQL named 'ingest/nope'"):
-        load_sql("nope")
+        load_sql("ingest/nope")
     with pytest.raises(KeyError, match="client"):
         bind(statement, {"day": 1})

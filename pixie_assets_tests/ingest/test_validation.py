@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from pixie_assets.ingest import LandingValidationError, partition_folder
+from pixie_assets.landing import LandingValidationError, partition_dir
 from pixie_assets_tests.ingest.builders import (
     CLIENT,
     CLIENTS,
@@ -227,7 +227,7 @@ def test_unknown_action_is_named(rejects, populated):
 @pytest.mark.parametrize("table", ["serving_log", "impressions"])
 def test_missing_required_table_names_the_expected_folder(rejects, populated, landing, table):
     populated[table].unlink()
-    folder = partition_folder(landing, table, DAY, CLIENT)
+    folder = partition_dir(landing, table, DAY, CLIENT)
     rejects(f"no {table} files for this partition: expected *.parquet in {folder}")
 
 

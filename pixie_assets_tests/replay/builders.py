@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pixie_assets.core import contract
-from pixie_assets.landing_contract import write_landing_table
+from pixie_assets.landing import write_landing_table
 
 BASE = date(2026, 3, 1)
 TEST_START, TEST_END = 9, 10  # day offsets

@@ -10,12 +10,12 @@ import pytest
 
 from pixie_assets.core import contract
 from pixie_assets.core.settings import Settings
-from pixie_assets.landing_contract import (
+from pixie_assets.landing import (
     LandingContractError,
     validate_landing,
     write_landing_table,
 )
-from pixie_assets.sources import landing_root, read_table
+from pixie_assets.landing.sources import read_table
 from pixie_assets_tests.replay import builders
 
 
@@ -140,12 +140,12 @@ def test_lossless_widenings_read_as_the_contract(tmp_path, monkeypatch):
 def test_read_table_in_landing_mode_reads_all_five_tables(tmp_path, monkeypatch):
     root = builders.write_example(tmp_path / "elsewhere")
     default = Settings(home=tmp_path / "home", source="landing")
-    assert landing_root(default) == tmp_path / "home" / "landing"
+    assert default.landing_dir == tmp_path / "home" / "landing"
     monkeypatch.setenv("PIXIE_LANDING", str(root))
     monkeypatch.setenv("PIXIE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PIXIE_SOURCE", "landing")
     settings = Settings.from_env()
-    assert landing_root(settings) == settings.landing_dir == root.resolve()
+    assert settings.landing_dir == root.resolve()
     expected = builders.tables()
     for name in contract.WORLD_TABLES:
         table = read_table(settings, name)
@@ -180,7 +180,7 @@ def test_write_landing_table_splits_events_by_day(tmp_path):
 
 
 def test_serving_tables_are_checked_for_layout_and_schema(landing):
-    from pixie_assets.landing_contract import LAYOUT
+    from pixie_assets.landing import LAYOUT
     from pixie_assets_tests.ingest import builders as serving
 
     day = date(2026, 3, 10)

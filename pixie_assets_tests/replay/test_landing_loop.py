@@ -8,6 +8,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
+from pixie_assets.defs.jobs import DAY_CLIENT_ASSETS
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets_tests.ingest import builders as serving
@@ -22,6 +23,10 @@ BASE = date(2026, 10, 20)  # the example's days 0..10 are 10-20..10-30, all befo
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     materialization = result.asset_materializations_for_node(asset)[0]
     return {key: value.value for key, value in materialization.metadata.items()}
+
+
+# Runs the loop on a landing folder.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +50,7 @@ def landing_loop(tmp_path_factory):
     graph = run(settings, ["pin_board_graph"], DAY)
     loop = run(
         settings,
-        [
-            "walk_candidates",
-            "serving_logs",
-            "serving_log_table",
-            "labeled_examples",
-            "lightweight_model",
-        ],
+        [stage for stage in DAY_CLIENT_ASSETS if stage != "model_evaluation"],
         day_client_key(DAY, CLIENT),
     )
     return graph, loop

@@ -42,6 +42,7 @@ def replayed(tmp_path_factory):
     return settings, landing, result
 
 
+@pytest.mark.slow
 def test_results_match_the_hand_computed_ranks(replayed):
     _, _, result = replayed
     meta = _metadata(result, "replay_evaluation")
@@ -64,6 +65,7 @@ def test_results_match_the_hand_computed_ranks(replayed):
         assert row["hit@100 95% low"] <= row["hit@100"] <= row["hit@100 95% high"]
 
 
+@pytest.mark.slow
 def test_the_model_trains_on_the_windows_before(replayed):
     _, _, result = replayed
     meta = _metadata(result, "replay_model")
@@ -77,6 +79,7 @@ def test_the_model_trains_on_the_windows_before(replayed):
     assert row["examples"] == 15 and row["positives"] == 2
 
 
+@pytest.mark.slow
 def test_results_are_written_per_backtest_and_tracked_in_mlflow(replayed):
     settings, _, result = replayed
     meta = _metadata(result, "replay_evaluation")
@@ -97,6 +100,7 @@ def test_results_are_written_per_backtest_and_tracked_in_mlflow(replayed):
     assert run.data.params["windows"] == "1"
 
 
+@pytest.mark.slow
 def test_evaluation_refuses_a_model_of_another_config(replayed):
     settings, landing, _ = replayed
     result = dg.materialize(

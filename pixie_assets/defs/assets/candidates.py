@@ -21,13 +21,13 @@ from pixie_assets.defs.metadata import (
 from pixie_assets.defs.partitions import day_client_partitions, day_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import PruneConfig, build_pin_board_graph, load_graph, save_graph
+from pixie_assets.landing.sources import read_table
 from pixie_assets.serving.candidates import generate_candidates
 from pixie_assets.serving.queries import (
     engagement_weights,
     recent_engagement_queries,
     viewed_pin_queries,
 )
-from pixie_assets.sources import read_table
 from pixie_assets.world.traffic import (
     hidden_activity,
     observed_activity,

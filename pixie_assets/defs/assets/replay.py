@@ -20,6 +20,7 @@ from pydantic import Field
 
 from pixie_assets.core.settings import Settings
 from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.landing.sources import landing_inventory, read_table
 from pixie_assets.replay import (
     PAIRS,
     RANKERS,
@@ -36,7 +37,6 @@ from pixie_assets.replay import (
     train_replay_model,
 )
 from pixie_assets.replay.ranking import paired_markdown
-from pixie_assets.sources import landing_inventory, landing_root, read_table
 from pixie_assets.training.tracking import log_replay_run
 
 
@@ -149,7 +149,7 @@ def replay_model(
     return dg.MaterializeResult(
         metadata={
             "source": settings.source,
-            "landing": dg.MetadataValue.path(str(landing_root(settings))),
+            "landing": dg.MetadataValue.path(str(settings.landing_dir)),
             "test_windows": ", ".join(map(str, windows)),
             "models": dg.MetadataValue.table(
                 rows,
@@ -266,7 +266,7 @@ def replay_evaluation(
         settings,
         run_name=f"replay {windows[0].start}..{windows[-1].end} x{len(windows)}",
         params={
-            "landing": landing_root(settings),
+            "landing": settings.landing_dir,
             "test_windows": ", ".join(map(str, windows)),
             **config.model_dump(),
         },

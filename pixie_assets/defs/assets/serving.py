@@ -13,10 +13,10 @@ from pixie_assets.defs.assets.candidates import walk_candidates
 from pixie_assets.defs.partitions import day_client_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.ingest import ingest_partition
-from pixie_assets.landing import partition_dir, write_partition
+from pixie_assets.landing import data_files, partition_dir, write_partition
+from pixie_assets.landing.sources import read_table
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
-from pixie_assets.sources import read_table
 from pixie_assets.training.registry import serving_scorer
 from pixie_assets.world.simulator import serve_world_day
 from pixie_assets.world.traffic import partition_seed
@@ -96,7 +96,7 @@ def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
     metadata: dict[str, object] = {"source": settings.source}
     for table in SERVING_LOG_TABLES:
         folder = partition_dir(settings.landing_dir, table, day, client)
-        files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+        files = data_files(folder)
         metadata[f"files/{table}"] = len(files)
         metadata[f"rows/{table}"] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     return dg.MaterializeResult(metadata=metadata)

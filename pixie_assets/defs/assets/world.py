@@ -2,10 +2,9 @@
 
 import dagster as dg
 
-from pixie_assets.core.contract import WORLD_TABLES
-from pixie_assets.core.quality import schema_problems
 from pixie_assets.defs.metadata import column_schema
 from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.landing import check_footer
 from pixie_assets.world import generate_world, write_world
 from pixie_assets.world.summary import summarize_world, summary_markdown
 
@@ -59,7 +58,7 @@ def world(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.Materia
         metadata[f"schema/{name}"] = dg.MetadataValue.table_schema(column_schema(table.schema))
         metadata[f"file/{name}"] = dg.MetadataValue.path(str(paths[name]))
     metadata["dagster/row_count"] = dg.MetadataValue.int(generated.tables["saves"].num_rows)
-    problems = [p for name in paths for p in schema_problems(paths[name], WORLD_TABLES[name])]
+    problems = [p for name in paths for p in check_footer(paths[name], name, exact=True).problems]
     check = dg.AssetCheckResult(
         check_name="contract_schema",
         passed=not problems,

@@ -1,0 +1,104 @@
+"""Writing data in the landing layout: a served partition (world mode's simulator standing in for
+an online service) and whole tables (a CSV or warehouse export, a converted public dataset).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pixie_assets.core.files import staged_directory, write_parquet
+from pixie_assets.landing.layout import DAILY_CLIENT, FLAT, LAYOUT, partition_dir
+from pixie_assets.landing.rules import TIME_COLUMN
+from pixie_assets.landing.schema import SCHEMAS
+
+_MICROS_PER_DAY = 86_400_000_000
+_EPOCH = date(1970, 1, 1)
+_SMALL_FILE_ROWS = 4096
+_WRITERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def write_partition(
+    landing_dir: Path, day: date | str, client: str, tables: dict[str, pa.Table]
+) -> None:
+    """One (day, client) partition, one file per table. Every table is staged first and the
+    folders are swapped in only when all are written, so readers never see half a partition."""
+    with ExitStack() as stack:
+        for table, data in tables.items():
+            folder = stack.enter_context(
+                staged_directory(partition_dir(landing_dir, table, day, client))
+            )
+            write_parquet(data, folder / "part-0.parquet")
+
+
+def _split_by_day(
+    data: pa.Table, time_column: str
+) -> tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray]:
+    """``data`` in day order (one stable sort, skipped when already in order), and per day its
+    number (days since 1970-01-01) and its rows as [start, end)."""
+    days = data[time_column].cast(pa.int64()).to_numpy() // _MICROS_PER_DAY
+    if len(days) and (np.diff(days) < 0).any():
+        order = np.argsort(days, kind="stable")
+        data, days = data.take(order), days[order]
+    bounds = np.flatnonzero(np.diff(days)) + 1
+    starts = np.concatenate([[0], bounds]).astype(np.int64) if len(days) else bounds
+    ends = np.concatenate([bounds, [len(days)]]).astype(np.int64) if len(days) else bounds
+    return data, days[starts], starts, ends
+
+
+def write_landing_table(
+    root: Path, table: str, data: pa.Table, client: str | None = None, name: str = "part-0"
+) -> list[Path]:
+    """Write ``data`` in the contract layout: one file for users/pins/boards, one file per day
+    of the event time for saves/engagements (inside ``client=<client>/`` when given), so a CSV
+    or warehouse export becomes a landing folder in one call. Columns are cast to the contract
+    schema first, so a wrong column fails here, not at read time.
+
+    Days come from one stable sort by event time and zero-copy slices, written a few files at a
+    time: a long public log (MovieLens spans 20+ years) is thousands of day files, most of a few
+    dozen rows, which are written uncompressed (compression would cost more than it saves)."""
+    schema = SCHEMAS[table]
+    data = data.select(schema.names).cast(schema)
+    folder = root / table
+    if LAYOUT[table] == FLAT:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.parquet"
+        write_parquet(data, path)
+        return [path]
+    if LAYOUT[table] == DAILY_CLIENT and client is None:
+        raise ValueError(f"{table} is written per client: pass client=")
+    time_column = TIME_COLUMN.get(table)
+    if time_column is None:
+        raise ValueError(f"{table} has no event time to split by; write it per day yourself")
+    data, days, starts, ends = _split_by_day(data, time_column)
+    inner = "" if client is None else f"{os.sep}client={client}"
+    # plain strings, not Paths: thousands of folders, and pathlib's parsing would show
+    folders = [
+        os.path.join(folder, f"day={(_EPOCH + timedelta(days=int(day))).isoformat()}") + inner
+        for day in days
+    ]
+    file_name = f"{name}.parquet"
+
+    def write(chunk: range) -> None:
+        for i in chunk:
+            os.makedirs(folders[i], exist_ok=True)
+            rows = data.slice(int(starts[i]), int(ends[i] - starts[i]))
+            target = os.path.join(folders[i], file_name)
+            if rows.num_rows < _SMALL_FILE_ROWS:
+                pq.write_table(rows, target, compression="none", use_dictionary=False)
+            else:
+                write_parquet(rows, Path(target))
+
+    step = max(1, -(-len(folders) // (_WRITERS * 8)))
+    chunks = [range(i, min(i + step, len(folders))) for i in range(0, len(folders), step)]
+    with ThreadPoolExecutor(_WRITERS) as pool:
+        for done in [pool.submit(write, chunk) for chunk in chunks]:
+            done.result()
+    return [Path(f, file_name) for f in folders]

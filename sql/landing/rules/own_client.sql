@@ -1,0 +1,2 @@
+-- A row of another client than the partition's ($client).
+{column} <> $client
