@@ -1,5 +1,5 @@
-"""Offline evaluation of rankers on a day's logged candidates, and (world mode) the simulated
-outcome of serving with each of them.
+"""Offline evaluation of rankers on a day's logged candidates: ``evaluate_rankers``, the one
+entry point of model_evaluation and the strategy study.
 
 Three kinds of figures per ranker:
 
@@ -13,24 +13,28 @@ Three kinds of figures per ranker:
   ``dr/<actions>_per_request``, the actions per request the ranker's own top M would have
   collected, from the logged exploration and its known propensities (``training.offpolicy``).
   These need no simulator, so they are what landing mode can promote on.
-* Simulation (``simulated_metrics``, world mode only): every request replayed with the ranker
-  through the same full ranker and user model; the truth the other two are judged against
-  (``training.metric_validity``).
+* Simulation (``sim/…``, world mode only): every request replayed with the ranker through the
+  same full ranker and user model; the truth the other two are judged against
+  (``training.metric_validity``). The replay needs the world's hidden truth, which training must
+  never read, so it comes in as a ``Simulate`` callable that the world builds
+  (``world/counterfactual.py``); this module imports nothing from the world.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.core.contract import ACTIONS
+from pixie_assets.core.sql import load_sql
 from pixie_assets.serving.funnel import rank_within_requests
+from pixie_assets.serving.scoring import VISIT_COUNT_VERSION
 from pixie_assets.training import metrics, offpolicy
-from pixie_assets.world.simulator import expected_actions, run_full_ranker
-from pixie_assets.world.truth import WorldTruth
 
 ACTION_FLAGS = {"save": "saved", "click": "clicked", "closeup": "closeup", "hide": "hidden"}
 
@@ -180,39 +184,19 @@ def offpolicy_metrics(
     return out
 
 
-def simulated_metrics(
-    truth: WorldTruth, config: ClientConfig, outcomes: pd.DataFrame, scores: np.ndarray, seed: int
-) -> dict[str, float]:
-    """Expected actions per request if this ranker had served the day (world mode only)."""
-    sent = top_m(outcomes, scores, config.full_ranker_m)
-    shown = run_full_ranker(truth, config, sent, seed).shown
-    expected = expected_actions(truth, shown)
-    requests = max(outcomes["request_id"].nunique(), 1)
-    out = {
-        f"sim/{a}_per_request": float(expected[:, i].sum() / requests)
-        for i, a in enumerate(ACTIONS)
-    }
-    primary = sum(out[f"sim/{a}_per_request"] for a in config.primary_actions)
-    out[f"sim/{primary_name(config)}_per_request"] = primary
-    out["sim/primary_per_request"] = primary
-    return out
+# The simulated outcome of one ranker: (the day's logged candidates, the ranker's score of each
+# row) → ``sim/<action>_per_request`` figures. Built by the world in world mode (its truth, the
+# client and a seed bound inside); None in landing mode, where there is no truth to replay.
+Simulate = Callable[[pd.DataFrame, np.ndarray], dict[str, float]]
 
 
-def ranker_metrics(
-    outcomes: pd.DataFrame,
-    scores: np.ndarray,
-    config: ClientConfig,
-    truth: WorldTruth | None,
-    seed: int,
-    logged: LoggedFunnel | None = None,
-) -> dict[str, float]:
-    """Everything model_evaluation and the strategy study report for one ranker: log metrics,
-    off-policy estimates and, with the world's truth, the simulated outcome."""
-    result = log_metrics(outcomes, scores, config)
-    result.update(offpolicy_metrics(outcomes, scores, config, logged))
-    if truth is not None:
-        result.update(simulated_metrics(truth, config, outcomes, scores, seed))
-    return result
+@dataclass(frozen=True)
+class Ranker:
+    """One contender of an evaluation: its scores of the day's logged candidates, row-aligned."""
+
+    name: str  # visit_count, challenger, champion, or a study arm
+    version: str  # what it is: visit_count or registered model/version
+    scores: np.ndarray
 
 
 @dataclass
@@ -220,6 +204,42 @@ class RankerEvaluation:
     name: str  # visit_count, challenger, champion
     version: str  # what it is: visit_count or registered model/version
     metrics: dict[str, float]
+
+
+def logged_outcomes(con: duckdb.DuckDBPyConnection, day: date, client: str) -> pd.DataFrame:
+    """The day's logged candidates of one client with their outcomes (``labels/outcomes.sql``),
+    one row each: what every ranker of an evaluation is scored on."""
+    return con.sql(load_sql("labels/outcomes"), params={"day": day, "client": client}).df()
+
+
+def visit_count_ranker(outcomes: pd.DataFrame) -> Ranker:
+    """The baseline every evaluation includes: Pixie's visit count as the score."""
+    return Ranker("visit_count", VISIT_COUNT_VERSION, outcomes["visit_count"].to_numpy())
+
+
+def evaluate_rankers(
+    outcomes: pd.DataFrame,
+    rankers: Sequence[Ranker],
+    config: ClientConfig,
+    simulate: Simulate | None = None,
+) -> list[RankerEvaluation]:
+    """Everything model_evaluation and the strategy study report for each ranker, in order: log
+    metrics, off-policy estimates (the logging policy's propensities derived once, the same for
+    every ranker) and, when ``simulate`` is given, the simulated outcome of serving with it."""
+    logged = logged_funnel(outcomes, config)
+    evaluations = []
+    for ranker in rankers:
+        figures = log_metrics(outcomes, ranker.scores, config)
+        figures.update(offpolicy_metrics(outcomes, ranker.scores, config, logged))
+        if simulate is not None:
+            figures.update(simulate(outcomes, ranker.scores))
+        evaluations.append(RankerEvaluation(ranker.name, ranker.version, figures))
+    return evaluations
+
+
+def has_impressions(outcomes: pd.DataFrame) -> bool:
+    """Whether the day's logs can judge anything: some candidate was shown."""
+    return len(outcomes) > 0 and bool(outcomes["impressed"].any())
 
 
 def comparison_frame(evaluations: list[RankerEvaluation]) -> pd.DataFrame:

@@ -211,18 +211,31 @@ def _binary_target(rows: pd.DataFrame, regression: bool) -> np.ndarray:
     return acted.astype(np.float64)
 
 
+REGRESSION_OBJECTIVE = "reg:squarederror"
+
+
+def is_regression_strategy(strategy: str) -> bool:
+    """Whether a label strategy's target is a score (distillation) rather than classes: the one
+    rule for how it is fit and how its labels are counted and checked."""
+    return strategy in REGRESSION_STRATEGIES
+
+
+def training_objective(config: ClientConfig, strategy: str) -> str:
+    """A regression for a score-valued target, the client's objective otherwise."""
+    return REGRESSION_OBJECTIVE if is_regression_strategy(strategy) else config.objective
+
+
 def train_client_model(
     examples: pd.DataFrame, config: ClientConfig, strategy: str, feature_names: tuple[str, ...]
 ) -> TrainedModel:
     """One client's model for one label strategy, as the loop and the strategy study train it:
-    a regression for a score-valued target (distillation), the client's objective otherwise;
-    early stopping on the newest day of ``examples``, then a refit on all of them."""
-    objective = "reg:squarederror" if strategy in REGRESSION_STRATEGIES else config.objective
+    the strategy's ``training_objective``, early stopping on the newest day of ``examples``, then
+    a refit on all of them."""
     older, newest = hold_back_newest_day(examples)
     return train_lightweight_model(
         older,
         feature_names,
-        objective,
+        training_objective(config, strategy),
         config.xgb_params,
         config.boost_rounds,
         validation=newest,

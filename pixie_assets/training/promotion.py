@@ -13,6 +13,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import pandas as pd
+
+from pixie_assets.core.clients import ClientConfig
+
 
 @dataclass(frozen=True)
 class PromotionDecision:
@@ -116,3 +120,38 @@ def decide_promotion_on(
         note = f"{metrics[0]} undefined, decided on fallback {chosen}"
         decision = replace(decision, reason=f"{note}: {decision.reason}")
     return decision
+
+
+def decide_on_comparison(
+    config: ClientConfig, frame: pd.DataFrame, checks_passed: bool
+) -> PromotionDecision:
+    """The client's promotion decision on an evaluation's comparison frame (one row per ranker,
+    a column per metric): ``decide_promotion_on`` its ``promotion_metrics`` with its margin.
+    Raises when the client names a metric the evaluation does not report: a typo in clients.py
+    must not silently fall back or never promote."""
+    metrics = config.promotion_metrics
+    unknown = [m for m in metrics if m not in frame.columns]
+    if unknown:
+        raise ValueError(
+            f"{config.name}: promotion metric(s) {unknown} are not evaluation metrics; "
+            f"choose among {sorted(c for c in frame.columns if c != 'version')}"
+        )
+    return decide_promotion_on(
+        metrics,
+        {name: frame.loc[name, list(metrics)].to_dict() for name in frame.index},
+        margin=config.promotion_margin,
+        checks_passed=checks_passed,
+    )
+
+
+def review_description(
+    config: ClientConfig, day: str, decision: PromotionDecision, table: str, run_id: str
+) -> str:
+    """What the registry shows on the evaluated version: the decision, its reason, the
+    comparison table and the MLflow run that holds the rest."""
+    verdict = "PROMOTED to @champion" if decision.promote else "not promoted"
+    return (
+        f"Evaluated on {config.name} logs of {day} (primary metric {config.primary_metric}, "
+        f"decided on {decision.metric}).\n"
+        f"Decision: {verdict} — {decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run_id}"
+    )

@@ -1,5 +1,10 @@
 """MLflow for this project: one tracking database and artifact folder under PIXIE_HOME, one
-experiment, one registered model per client, aliases instead of stages."""
+experiment, one registered model per client, aliases instead of stages.
+
+Every run the loop writes is logged here, so that the assets only call the domain and attach
+Dagster metadata: trained models (``log_scorer_model``), evaluations (``log_evaluation_run``,
+read back by ``evaluation_trend``), strategy studies (``log_study_run``) and replays
+(``log_replay_run``)."""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
@@ -21,6 +28,8 @@ from mlflow.types import ColSpec, Schema
 from pixie_assets.core.settings import Settings
 from pixie_assets.serving import featurize, pyfunc_model
 from pixie_assets.serving.featurize import FeatureSpec
+from pixie_assets.training.evaluation import RankerEvaluation
+from pixie_assets.training.study import ArmResult, StudyResult
 
 EXPERIMENT = "pixie-lightweight"
 EVALUATION_EXPERIMENT = "pixie-evaluation"
@@ -100,10 +109,6 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
     return LoggedModel(registered_model_name(client), version, info.model_uri)
 
 
-def model_uri(client: str, alias: str) -> str:
-    return f"models:/{registered_model_name(client)}@{alias}"
-
-
 REPLAY_EXPERIMENT = "pixie-replay"
 
 
@@ -135,3 +140,117 @@ def log_replay_run(
         for name, content in artifacts.items():
             mlflow.log_text(content, name)
     return run.info.run_id
+
+
+# --- evaluations and strategy studies -----------------------------------------------------------
+
+TREND_RANKERS = ("visit_count", "challenger", "champion")
+
+
+def evaluation_metric_name(name: str, ranker: str = "") -> str:
+    """An evaluation figure's MLflow name: ``auc_sent/save`` → ``auc_sent.save``, and
+    ``<ranker>.auc_sent.save`` where one run holds several rankers."""
+    dotted = name.replace("/", ".")
+    return f"{ranker}.{dotted}" if ranker else dotted
+
+
+def evaluation_metrics(figures: Mapping[str, float], ranker: str = "") -> dict[str, float]:
+    return {evaluation_metric_name(k, ranker): v for k, v in figures.items()}
+
+
+def _partition_tags(client: str, day: str, dagster_run_id: str) -> dict[str, str]:
+    return {"client": client, "day": day, "dagster_run_id": dagster_run_id}
+
+
+def _log_comparison(frame: pd.DataFrame, table: str) -> None:
+    """The comparison as the active run's artifacts: markdown to read, CSV to analyse."""
+    mlflow.log_text(table, "comparison.md")
+    mlflow.log_text(frame.to_csv(), "comparison.csv")
+
+
+def log_evaluation_run(
+    settings: Settings,
+    client: str,
+    day: str,
+    evaluations: Sequence[RankerEvaluation],
+    *,
+    frame: pd.DataFrame,
+    table: str,
+    decision_tags: Mapping[str, str],
+    dagster_run_id: str,
+) -> str:
+    """One run per (day, client) in experiment ``pixie-evaluation``: the partition and the
+    promotion decision as tags, every ranker's figures as ``<ranker>.<metric>``, the comparison
+    as artifacts. Returns the run id."""
+    configure_mlflow(settings, EVALUATION_EXPERIMENT)
+    with mlflow.start_run(run_name=f"{client} {day}") as run:
+        mlflow.set_tags(_partition_tags(client, day, dagster_run_id))
+        mlflow.set_tags(dict(decision_tags))
+        for evaluation in evaluations:
+            mlflow.log_metrics(evaluation_metrics(evaluation.metrics, evaluation.name))
+        _log_comparison(frame, table)
+    return run.info.run_id
+
+
+def _arm_params(arm: ArmResult, study: StudyResult) -> dict[str, object]:
+    return {
+        "strategy": arm.arm.strategy,
+        "local_weight": arm.arm.config.local_weight,
+        "train_days": ",".join(d.isoformat() for d in study.train_days),
+        "eval_day": study.eval_day.isoformat(),
+    }
+
+
+def _arm_metrics(arm: ArmResult) -> dict[str, float]:
+    """The arm's evaluation, its training metrics (``train.``) and its number of examples."""
+    return (
+        evaluation_metrics(arm.evaluation.metrics)
+        | {f"train.{k}": v for k, v in arm.trained.metrics.items()}
+        | {"train.rows": float(arm.training_rows)}
+    )
+
+
+def log_study_run(
+    settings: Settings,
+    client: str,
+    study: StudyResult,
+    *,
+    frame: pd.DataFrame,
+    table: str,
+    dagster_run_id: str,
+) -> str:
+    """One parent run per (day, client) in experiment ``pixie-strategy-study`` with a nested run
+    per arm (its parameters, evaluation and training metrics); the parent holds visit count's
+    figures and the comparison. Returns the parent's run id."""
+    day = study.eval_day.isoformat()
+    configure_mlflow(settings, STUDY_EXPERIMENT)
+    with mlflow.start_run(run_name=f"{client} {day}") as parent:
+        mlflow.set_tags(_partition_tags(client, day, dagster_run_id))
+        for arm in study.arms:
+            with mlflow.start_run(run_name=arm.arm.name, nested=True):
+                mlflow.log_params(_arm_params(arm, study))
+                mlflow.log_metrics(_arm_metrics(arm))
+        mlflow.log_metrics(evaluation_metrics(study.baseline.metrics, study.baseline.name))
+        _log_comparison(frame, table)
+    return parent.info.run_id
+
+
+@dataclass(frozen=True)
+class MetricTrend:
+    """One metric of each ranker across the days evaluated so far, oldest day first."""
+
+    days: list[str]
+    series: dict[str, np.ndarray]  # ranker → value per day (NaN where it was not evaluated)
+
+
+def evaluation_trend(settings: Settings, client: str, metric: str) -> MetricTrend:
+    """``metric`` of visit count, the challenger and the champion from the client's evaluation
+    runs, the newest run of each day (a day evaluated again replaces its earlier figures)."""
+    configure_mlflow(settings, EVALUATION_EXPERIMENT)
+    experiment = mlflow.get_experiment_by_name(EVALUATION_EXPERIMENT)
+    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.client = '{client}'")
+    runs = runs.sort_values("start_time").drop_duplicates("tags.day", keep="last")
+    runs = runs.sort_values("tags.day")
+    columns = {r: f"metrics.{evaluation_metric_name(metric, r)}" for r in TREND_RANKERS}
+    series = {ranker: runs[c].to_numpy() for ranker, c in columns.items() if c in runs}
+    return MetricTrend(runs["tags.day"].tolist(), series)

@@ -3,7 +3,7 @@ k of the M candidates it is sent, the user acts on what is shown, and saves beco
 
 The teacher's noise is a fixed function of (request, pin), so replaying one request with a
 different lightweight ranker meets the same full ranker: the counterfactual comparison of
-rankers (model_evaluation) differs only in what each ranker sent.
+rankers (``world.counterfactual``) differs only in what each ranker sent.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pixie_assets.serving.funnel import (
     rank_within_requests,
     request_codes,
 )
-from pixie_assets.serving.pipeline import ScoredCandidates, serving_log_table
+from pixie_assets.serving.pipeline import ScoredCandidates, build_serving_log
 from pixie_assets.world.full_ranker import DEFAULT_NOISE, expected_action_value
 from pixie_assets.world.truth import WorldTruth
 
@@ -177,7 +177,7 @@ def serve_world_day(
     result = run_full_ranker(truth, config, sent.reset_index(drop=True), seed)
     engagements = simulate_user_actions(truth, result, config.name, rng)
     return {
-        "serving_log": serving_log_table(scored, config.name, sent_mask),
+        "serving_log": build_serving_log(scored, config.name, sent_mask),
         "impressions": impressions_table(result),
         "engagements": engagements,
         "saves": saves_from_engagements(engagements, boards, pins),

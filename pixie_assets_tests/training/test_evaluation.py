@@ -11,7 +11,15 @@ import pytest
 
 from pixie_assets.core import clients
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.training.evaluation import log_metrics, offpolicy_metrics, top_m
+from pixie_assets.training.evaluation import (
+    Ranker,
+    evaluate_rankers,
+    has_impressions,
+    log_metrics,
+    offpolicy_metrics,
+    top_m,
+    visit_count_ranker,
+)
 
 CONFIG = ClientConfig(
     "homefeed",
@@ -169,3 +177,42 @@ def test_every_client_promotes_on_metrics_the_evaluation_reports(client):
     config = clients.CLIENTS[client]
     reported = log_metrics(LOGGED, SCORES, config) | offpolicy_metrics(LOGGED, SCORES, config)
     assert set(config.promotion_metrics) <= set(reported)
+
+
+# --- evaluate_rankers: one entry point, the simulation handed in -------------------------------
+
+
+def test_evaluate_rankers_reports_log_and_offpolicy_figures_of_each_ranker_in_order():
+    rankers = [visit_count_ranker(LOGGED.assign(visit_count=SCORES)), Ranker("rev", "v2", -SCORES)]
+    evaluations = evaluate_rankers(LOGGED, rankers, OPE_CONFIG)
+    assert [(e.name, e.version) for e in evaluations] == [
+        ("visit_count", "visit_count"),
+        ("rev", "v2"),
+    ]
+    for evaluation, scores in zip(evaluations, (SCORES, -SCORES), strict=True):
+        expected = log_metrics(LOGGED, scores, OPE_CONFIG) | offpolicy_metrics(
+            LOGGED, scores, OPE_CONFIG
+        )
+        assert evaluation.metrics.keys() == expected.keys()
+        np.testing.assert_equal(list(evaluation.metrics.values()), list(expected.values()))
+    assert not any(k.startswith("sim/") for k in evaluations[0].metrics)
+
+
+def test_evaluate_rankers_adds_what_simulate_returns_for_each_ranker():
+    seen = []
+
+    def simulate(outcomes: pd.DataFrame, scores: np.ndarray) -> dict[str, float]:
+        seen.append((outcomes, scores))
+        return {"sim/primary_per_request": float(scores[0])}
+
+    rankers = [Ranker("a", "a", SCORES), Ranker("b", "b", -SCORES)]
+    evaluations = evaluate_rankers(LOGGED, rankers, OPE_CONFIG, simulate=simulate)
+    assert [e.metrics["sim/primary_per_request"] for e in evaluations] == [4.0, -4.0]
+    assert all(outcomes is LOGGED for outcomes, _ in seen)
+    assert [scores[0] for _, scores in seen] == [4.0, -4.0]
+
+
+def test_has_impressions():
+    assert has_impressions(OUTCOMES)
+    assert not has_impressions(OUTCOMES.assign(impressed=False))
+    assert not has_impressions(OUTCOMES.iloc[:0])

@@ -153,3 +153,15 @@ def test_small_training_sets_use_one_thread():
 
     assert training_threads(16_000) == 1
     assert training_threads(PARALLEL_TRAINING_ROWS) == 0  # all cores
+
+
+def test_one_objective_rule_for_every_strategy():
+    from pixie_assets.core.clients import CLIENTS
+    from pixie_assets.training.fit import is_regression_strategy, training_objective
+    from pixie_assets.training.labels import STRATEGIES
+
+    config = CLIENTS["homefeed"]
+    assert [s for s in STRATEGIES if is_regression_strategy(s)] == ["distillation"]
+    assert training_objective(config, "distillation") == "reg:squarederror"
+    for strategy in ("engagement", "funnel_pure", "funnel_blended"):
+        assert training_objective(config, strategy) == config.objective

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import pandas as pd
 import pytest
 
 from pixie_assets.core import clients
-from pixie_assets.training.promotion import decide_promotion, decide_promotion_on
+from pixie_assets.training.promotion import (
+    decide_on_comparison,
+    decide_promotion,
+    decide_promotion_on,
+    review_description,
+)
 
 METRIC = "auc_sent/save"
 
@@ -109,3 +116,44 @@ def test_client_promotion_metrics_put_the_primary_first():
     config = clients.CLIENTS["homefeed"]
     assert config.promotion_metrics[0] == config.primary_metric
     assert len(set(config.promotion_metrics)) == len(config.promotion_metrics)
+
+
+# --- deciding on an evaluation's comparison ----------------------------------------------------
+
+
+def _comparison(challenger_dr: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "version": ["visit_count", "pixie-lightweight-homefeed/2"],
+            AUC: [0.60, 0.80],
+            DR: [1.0, challenger_dr],
+        },
+        index=["visit_count", "challenger"],
+    )
+
+
+def test_the_client_decides_on_the_comparison_frame():
+    config = dataclasses.replace(
+        clients.CLIENTS["homefeed"], primary_metric=DR, fallback_metric=AUC, promotion_margin=0.1
+    )
+    won = decide_on_comparison(config, _comparison(1.2), checks_passed=True)
+    assert won.promote and won.metric == DR and won.baseline_name == "visit_count"
+    assert not decide_on_comparison(config, _comparison(1.05), checks_passed=True).promote
+    assert not decide_on_comparison(config, _comparison(1.2), checks_passed=False).promote
+    fallback = decide_on_comparison(config, _comparison(math.nan), checks_passed=True)
+    assert fallback.promote and fallback.metric == AUC
+
+
+def test_a_promotion_metric_the_evaluation_does_not_report_is_an_error():
+    config = dataclasses.replace(clients.CLIENTS["homefeed"], primary_metric="auc_sent/sav")
+    with pytest.raises(ValueError, match=r"\['auc_sent/sav'\] are not evaluation metrics"):
+        decide_on_comparison(config, _comparison(1.2), checks_passed=True)
+
+
+def test_review_description_holds_decision_table_and_run():
+    config = clients.CLIENTS["homefeed"]
+    decision = decide(challenger=0.70, champion=0.65)
+    text = review_description(config, "2026-11-02", decision, "| table |", "run123")
+    assert text.startswith("Evaluated on homefeed logs of 2026-11-02")
+    assert "PROMOTED to @champion" in text and decision.reason in text
+    assert "| table |" in text and text.endswith("MLflow evaluation run: run123")

@@ -1,14 +1,18 @@
 """Asset ``model_evaluation``: day D's logs judge the challenger trained through D-1 against
-visit count and the champion; a clear win on the primary metric promotes it to ``@champion``."""
+visit count and the champion; a clear win on the primary metric promotes it to ``@champion``.
+
+The wiring only: the figures come from ``training.evaluation.evaluate_rankers`` (with the world's
+simulator in world mode), the decision from ``training.promotion`` and the MLflow run from
+``training.tracking``."""
 
 from datetime import date, timedelta
 
 import dagster as dg
-import mlflow
+import pandas as pd
 import pyarrow as pa
 
 from pixie_assets.core.clients import client_config
-from pixie_assets.core.sql import load_sql
+from pixie_assets.core.settings import Settings
 from pixie_assets.core.warehouse import reader
 from pixie_assets.defs.assets.training import labeled_examples, lightweight_model
 from pixie_assets.defs.metadata import line_figure, plot_markdown
@@ -18,15 +22,16 @@ from pixie_assets.defs.partitions import (
     split_day_client,
 )
 from pixie_assets.defs.resources import PixieSettings
-from pixie_assets.serving.scoring import VISIT_COUNT_VERSION
 from pixie_assets.training.evaluation import (
-    RankerEvaluation,
+    Ranker,
     comparison_frame,
     comparison_markdown,
-    logged_funnel,
-    ranker_metrics,
+    evaluate_rankers,
+    has_impressions,
+    logged_outcomes,
+    visit_count_ranker,
 )
-from pixie_assets.training.promotion import decide_promotion_on
+from pixie_assets.training.promotion import decide_on_comparison, review_description
 from pixie_assets.training.registry import (
     aliased_version,
     load_scorer,
@@ -35,14 +40,22 @@ from pixie_assets.training.registry import (
     set_alias,
     version_trained_on,
 )
-from pixie_assets.training.tracking import CHAMPION, EVALUATION_EXPERIMENT, configure_mlflow
-from pixie_assets.world.traffic import partition_seed
-from pixie_assets.world.truth import WorldTruth
+from pixie_assets.training.tracking import CHAMPION, evaluation_trend, log_evaluation_run
+from pixie_assets.world.counterfactual import evaluation_simulator
 
 
-def _read_outcomes(settings, day: date, client: str):
-    with reader(settings.duckdb_path) as con:
-        return con.sql(load_sql("labels/outcomes"), params={"day": day, "client": client}).df()
+def _model_rankers(
+    settings: Settings, client: str, outcomes: pd.DataFrame, versions: dict[str, str | None]
+) -> list[Ranker]:
+    """The registered versions (``ranker name → version``, None where there is none) scoring
+    the day's logged candidates."""
+    features = pa.Table.from_pandas(outcomes, preserve_index=False)
+    rankers = []
+    for name, version in versions.items():
+        if version is not None:
+            scorer = load_scorer(settings, client, version)
+            rankers.append(Ranker(name, scorer.version, scorer.score(features)))
+    return rankers
 
 
 @dg.asset(
@@ -78,72 +91,36 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     day_text, client = split_day_client(context.partition_key)
     config = client_config(client)
     day = date.fromisoformat(day_text)
-    outcomes = _read_outcomes(settings, day, client)
-    features = pa.Table.from_pandas(outcomes, preserve_index=False)
-    truth = WorldTruth.load(settings.truth_dir) if settings.source == "world" else None
-    seed = partition_seed(settings.world_seed, day, client, "evaluation")
-
-    rankers: list[tuple[str, str, object]] = [
-        ("visit_count", VISIT_COUNT_VERSION, outcomes["visit_count"].to_numpy())
-    ]
+    with reader(settings.duckdb_path) as con:
+        outcomes = logged_outcomes(con, day, client)
     challenger_version = version_trained_on(settings, client, (day - timedelta(days=1)).isoformat())
     champion_version = aliased_version(settings, client, CHAMPION)
-    for name, version in (("challenger", challenger_version), ("champion", champion_version)):
-        if version is not None:
-            scorer = load_scorer(settings, client, version)
-            rankers.append((name, scorer.version, scorer.score(features)))
-
-    logged = logged_funnel(outcomes, config)  # the same propensities for every ranker
-    evaluations = [
-        RankerEvaluation(name, version, ranker_metrics(outcomes, s, config, truth, seed, logged))
-        for name, version, s in rankers
-    ]
+    versions = {"challenger": challenger_version, "champion": champion_version}
+    rankers = [visit_count_ranker(outcomes), *_model_rankers(settings, client, outcomes, versions)]
+    simulate = evaluation_simulator(settings, config, day)
+    evaluations = evaluate_rankers(outcomes, rankers, config, simulate)
     frame = comparison_frame(evaluations)
     table = comparison_markdown(frame, config.primary_metric)
-
-    metrics = config.promotion_metrics
-    unknown = [m for m in metrics if m not in frame.columns]
-    if unknown:  # a typo in clients.py must not silently fall back or never promote
-        raise ValueError(
-            f"{client}: promotion metric(s) {unknown} are not evaluation metrics; "
-            f"choose among {sorted(c for c in frame.columns if c != 'version')}"
-        )
-    checks_passed = len(outcomes) > 0 and bool(outcomes["impressed"].any())
-    decision = decide_promotion_on(
-        metrics,
-        {name: frame.loc[name, list(metrics)].to_dict() for name in frame.index},
-        margin=config.promotion_margin,
-        checks_passed=checks_passed,
-    )
+    decision = decide_on_comparison(config, frame, checks_passed=has_impressions(outcomes))
     context.log.info(f"{client} {day_text}: {decision.reason}")
 
-    configure_mlflow(settings, EVALUATION_EXPERIMENT)
-    with mlflow.start_run(run_name=f"{client} {day_text}") as run:
-        mlflow.set_tags({"client": client, "day": day_text, "dagster_run_id": context.run.run_id})
-        mlflow.set_tags(decision.as_tags())
-        for evaluation in evaluations:
-            mlflow.log_metrics(
-                {
-                    f"{evaluation.name}.{k.replace('/', '.')}": v
-                    for k, v in evaluation.metrics.items()
-                }
-            )
-        mlflow.log_text(table, "comparison.md")
-        mlflow.log_text(frame.to_csv(), "comparison.csv")
-
+    run_id = log_evaluation_run(
+        settings,
+        client,
+        day_text,
+        evaluations,
+        frame=frame,
+        table=table,
+        decision_tags=decision.as_tags(),
+        dagster_run_id=context.run.run_id,
+    )
     if challenger_version is not None:
-        description = (
-            f"Evaluated on {client} logs of {day_text} (primary metric {config.primary_metric}, "
-            f"decided on {decision.metric}).\n"
-            f"Decision: {'PROMOTED to @champion' if decision.promote else 'not promoted'} — "
-            f"{decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run.info.run_id}"
-        )
         record_review(
             settings,
             client,
             challenger_version,
             {**decision.as_tags(), "evaluated_on": day_text},
-            description,
+            review_description(config, day_text, decision, table, run_id),
         )
         if decision.promote:  # the last step: a failed run never moves the alias
             set_alias(settings, client, CHAMPION, challenger_version)
@@ -158,14 +135,9 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "reason": decision.reason,
         "challenger_version": challenger_version or "none",
         "champion_before": champion_version or "none",
-        "mlflow_run_id": run.info.run_id,
+        "mlflow_run_id": run_id,
+        **_ranker_metadata(frame, config.primary_metric),
     }
-    for name in frame.index:
-        metadata[f"{name}/{config.primary_metric}"] = float(frame.loc[name, config.primary_metric])
-        if "sim/primary_per_request" in frame.columns:
-            metadata[f"{name}/sim_primary_per_request"] = float(
-                frame.loc[name, "sim/primary_per_request"]
-            )
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
@@ -178,19 +150,20 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     )
 
 
-def _trend_plot(settings, client: str, metric: str) -> dg.MetadataValue:
+def _ranker_metadata(frame: pd.DataFrame, primary_metric: str) -> dict[str, float]:
+    """Each ranker's primary metric and, in world mode, its simulated primary actions."""
+    metadata = {}
+    for name in frame.index:
+        metadata[f"{name}/{primary_metric}"] = float(frame.loc[name, primary_metric])
+        if "sim/primary_per_request" in frame.columns:
+            metadata[f"{name}/sim_primary_per_request"] = float(
+                frame.loc[name, "sim/primary_per_request"]
+            )
+    return metadata
+
+
+def _trend_plot(settings: Settings, client: str, metric: str) -> dg.MetadataValue:
     """The primary metric of each ranker across the days evaluated so far (MLflow history)."""
-    experiment = mlflow.get_experiment_by_name(EVALUATION_EXPERIMENT)
-    runs = mlflow.search_runs([experiment.experiment_id], filter_string=f"tags.client = '{client}'")
-    runs = runs.sort_values("start_time").drop_duplicates("tags.day", keep="last")
-    runs = runs.sort_values("tags.day")
-    key = metric.replace("/", ".")
-    series = {
-        ranker: runs[f"metrics.{ranker}.{key}"].to_numpy()
-        for ranker in ("visit_count", "challenger", "champion")
-        if f"metrics.{ranker}.{key}" in runs
-    }
-    figure = line_figure(
-        runs["tags.day"].tolist(), series, f"{client}: {metric} by day", "day", metric
-    )
+    trend = evaluation_trend(settings, client, metric)
+    figure = line_figure(trend.days, trend.series, f"{client}: {metric} by day", "day", metric)
     return plot_markdown(figure, "metric trend")

@@ -4,7 +4,6 @@ client."""
 from datetime import date, timedelta
 
 import dagster as dg
-import matplotlib.pyplot as plt
 import numpy as np
 
 from pixie_assets.core import contract
@@ -13,7 +12,7 @@ from pixie_assets.core.quality import PSI_ALERT, feature_psi
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import writer
 from pixie_assets.defs.assets.serving import serving_log_table
-from pixie_assets.defs.metadata import figure_markdown
+from pixie_assets.defs.metadata import plot_markdown
 from pixie_assets.defs.partitions import (
     day_client_partitions,
     split_day_client,
@@ -22,8 +21,8 @@ from pixie_assets.defs.partitions import (
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.training.examples import load_examples, store_examples
-from pixie_assets.training.fit import train_client_model
-from pixie_assets.training.labels import REGRESSION_STRATEGIES, label_partition
+from pixie_assets.training.fit import is_regression_strategy, train_client_model
+from pixie_assets.training.labels import label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
 
 MAX_TRAINING_WINDOW = max(c.training_window_days for c in CLIENTS.values())
@@ -95,7 +94,7 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
         examples = label_partition(con, config, day)
         store_examples(con, examples, day, client, config.strategy)
         drift = _feature_drift(con, client, day, config.training_window_days)
-    regression = config.strategy in REGRESSION_STRATEGIES
+    regression = is_regression_strategy(config.strategy)
     counts = _label_counts(examples, regression)
     if regression:
         passed = counts["rows"] > 0 and counts["label_std"] > 0
@@ -157,7 +156,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
     ]
     examples = load_examples(settings.duckdb_path, client, days)
     strategy = config.strategy
-    regression = strategy in REGRESSION_STRATEGIES
+    regression = is_regression_strategy(strategy)
     spec = repo_feature_spec()
     context.log.info(f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}")
     trained = train_client_model(examples, config, strategy, spec.feature_names)
@@ -178,8 +177,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         context.run.run_id,
     )
     figure = importance_figure(trained.importance, f"{client} {day_text}")
-    importance_plot = figure_markdown(figure, "feature importance")
-    plt.close(figure)
+    importance_plot = plot_markdown(figure, "feature importance")
     context.log.info(f"registered {logged.name} version {logged.version} as @challenger")
     return dg.MaterializeResult(
         metadata={
