@@ -9,6 +9,7 @@ import threading
 
 import duckdb
 
+from pixie_assets.core import warehouse
 from pixie_assets.core.warehouse import writer
 
 HOLD_READER = """
@@ -20,7 +21,22 @@ con.close()
 """
 
 
-def test_writer_waits_for_a_reader_in_another_process(tmp_path):
+def _signal_lock_conflicts(monkeypatch) -> threading.Event:
+    """An event set once a connection attempt has met another process's lock and will retry."""
+    met_lock = threading.Event()
+    is_lock_conflict = warehouse._is_lock_conflict
+
+    def recording(error: duckdb.Error) -> bool:
+        conflict = is_lock_conflict(error)
+        if conflict:
+            met_lock.set()
+        return conflict
+
+    monkeypatch.setattr(warehouse, "_is_lock_conflict", recording)
+    return met_lock
+
+
+def test_writer_waits_for_a_reader_in_another_process(tmp_path, monkeypatch):
     path = tmp_path / "pixie.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE t (x INTEGER)")
@@ -36,6 +52,7 @@ def test_writer_waits_for_a_reader_in_another_process(tmp_path):
         raise AssertionError("expected a lock conflict")
     except duckdb.IOException:
         pass
+    met_lock = _signal_lock_conflicts(monkeypatch)
     done = threading.Event()
 
     def write() -> None:
@@ -45,6 +62,7 @@ def test_writer_waits_for_a_reader_in_another_process(tmp_path):
 
     thread = threading.Thread(target=write)
     thread.start()
+    assert met_lock.wait(timeout=60)  # the writer has tried, met the reader's lock, and waits
     assert not done.is_set()
     reader.communicate("release\n", timeout=30)  # the reader closes and exits
     thread.join(timeout=60)

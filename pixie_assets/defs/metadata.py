@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+
+from pixie_assets.core.plots import close_figure, figure_png, pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -33,25 +42,15 @@ def quantile_markdown(series: dict[str, np.ndarray], quantiles=(0.5, 0.9, 0.99))
     return "\n".join(lines)
 
 
-def figure_markdown(figure, alt: str) -> dg.MetadataValue:
+def figure_markdown(figure: Figure, alt: str) -> dg.MetadataValue:
     """A matplotlib figure embedded in markdown metadata as a PNG (the UI renders it inline)."""
-    import base64
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    encoded = base64.b64encode(buffer.getvalue()).decode()
+    encoded = base64.b64encode(figure_png(figure)).decode()
     return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{encoded})")
 
 
-def ccdf_figure(series: dict[str, np.ndarray], title: str, xlabel: str):
+def ccdf_figure(series: dict[str, np.ndarray], title: str, xlabel: str) -> Figure:
     """Log-log complementary CDFs: a heavy tail is a straight-ish line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
     for name, values in series.items():
         values = np.sort(values[values > 0])
         if len(values):
@@ -65,13 +64,16 @@ def ccdf_figure(series: dict[str, np.ndarray], title: str, xlabel: str):
     return fig
 
 
-def line_figure(x, series: dict[str, np.ndarray], title: str, xlabel: str, ylabel: str, log=False):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+def line_figure(
+    x: Sequence[Any] | np.ndarray,
+    series: dict[str, np.ndarray],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log: bool = False,
+) -> Figure:
+    """One line per named series over a shared x (day labels are slanted to fit)."""
+    fig, ax = pyplot().subplots(figsize=(5.5, 3.6))
     for name, values in series.items():
         ax.plot(x, values, marker="o" if len(x) < 30 else None, label=name)
     if log:
@@ -81,16 +83,15 @@ def line_figure(x, series: dict[str, np.ndarray], title: str, xlabel: str, ylabe
     ax.set_title(title)
     if len(series) > 1:
         ax.legend()
-    fig.autofmt_xdate() if len(x) and isinstance(x[0], str) else None
+    if len(x) and isinstance(x[0], str):
+        fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 
 
-def plot_markdown(figure, alt: str) -> dg.MetadataValue:
+def plot_markdown(figure: Figure, alt: str) -> dg.MetadataValue:
     """Render, embed and close a figure."""
-    import matplotlib.pyplot as plt
-
     try:
         return figure_markdown(figure, alt)
     finally:
-        plt.close(figure)
+        close_figure(figure)

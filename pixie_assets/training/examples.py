@@ -1,4 +1,7 @@
-"""The ``labeled_examples`` table: one strategy's examples per (day, client), replaced whole."""
+"""The ``labeled_examples`` table: one strategy's examples per (day, client), replaced whole.
+
+Replacing a whole partition keeps re-runs idempotent; the statements are in ``sql/training/``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,20 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pixie_assets.core.sql import bind, render_sql
 from pixie_assets.core.warehouse import reader, table_exists
 
 TABLE = "labeled_examples"
+STAGED = "_new_examples"  # the examples being stored, registered with the connection
+
+
+def examples_sql(name: str) -> str:
+    """``sql/training/<name>.sql`` with the table names filled in."""
+    return render_sql(f"training/{name}", table=TABLE, staged=STAGED)
+
+
+def with_strategy(examples: pa.Table, strategy: str) -> pa.Table:
+    return examples.append_column("strategy", pa.array([strategy] * examples.num_rows, pa.string()))
 
 
 def store_examples(
@@ -19,28 +33,25 @@ def store_examples(
 ) -> None:
     """Replace the (day, client) partition in one transaction: re-runs are idempotent and a
     failure leaves the previous examples."""
-    data = examples.append_column("strategy", pa.array([strategy] * examples.num_rows, pa.string()))
-    con.register("_new_examples", data)
+    con.register(STAGED, with_strategy(examples, strategy))
+    delete = examples_sql("delete_examples_partition")
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT * FROM _new_examples LIMIT 0")
-        con.execute(f"DELETE FROM {TABLE} WHERE day = ? AND client = ?", [day, client])
-        con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM _new_examples")
+        con.execute(examples_sql("create_examples"))
+        con.execute(delete, bind(delete, {"day": day, "client": client}))
+        con.execute(examples_sql("insert_examples"))
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.unregister("_new_examples")
+        con.unregister(STAGED)
 
 
 def load_examples(duckdb_path: Path, client: str, days: list[date]) -> pd.DataFrame:
     """Examples of ``client`` on ``days`` (those that exist), ordered for reproducibility."""
+    select = examples_sql("select_examples")
     with reader(duckdb_path) as con:
         if not table_exists(con, TABLE):
             return pd.DataFrame()
-        return con.sql(
-            f"SELECT * FROM {TABLE} WHERE client = $client AND day IN (SELECT unnest($days)) "
-            "ORDER BY day, request_id, pin_id",
-            params={"client": client, "days": days},
-        ).df()
+        return con.sql(select, params=bind(select, {"client": client, "days": days})).df()

@@ -1,7 +1,10 @@
-"""Label strategies (DESIGN §6): turn a partition's logs into (features…, label, weight).
+"""Label strategies: turn a partition's logs into (features…, label, weight) (docs/architecture.md
+§6).
 
 The SQL lives in ``sql/labels/``: ``outcomes.sql`` joins serving_log ⟕ impressions ⟕ engagements
-once, and each strategy file only decides labels and weights, so adding a strategy is one file.
+once, ``action_value.sql`` adds what the user's actions are worth to the client (the only place
+that value is defined), and each strategy file only decides labels and weights from the result,
+so adding a strategy is one file.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.core.sql import bind, load_sql
+from pixie_assets.core.sql import bind, load_sql, render_sql
 
 STRATEGIES = ("engagement", "funnel_pure", "funnel_blended", "distillation")
 REGRESSION_STRATEGIES = frozenset({"distillation"})
@@ -43,6 +46,12 @@ def label_parameters(config: ClientConfig, day: date) -> dict[str, object]:
     }
 
 
+def outcomes_sql() -> str:
+    """The query of the ``outcomes`` table the strategies read: every logged candidate's outcome
+    with its ``action_value``."""
+    return render_sql("labels/action_value", outcomes=load_sql("labels/outcomes"))
+
+
 def label_partition(
     con: duckdb.DuckDBPyConnection, config: ClientConfig, day: date, strategy: str | None = None
 ) -> pa.Table:
@@ -50,7 +59,7 @@ def label_partition(
     strategy = check_strategy(strategy or config.strategy)
     params = label_parameters(config, day)
     con.execute("DROP TABLE IF EXISTS outcomes")
-    outcomes = load_sql("labels/outcomes")
+    outcomes = outcomes_sql()
     con.execute(f"CREATE TEMP TABLE outcomes AS {outcomes}", bind(outcomes, params))
     sql = load_sql(f"labels/{strategy}")
     try:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+import mlflow
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-
-from pixie_assets.core.clients import ClientConfig  # noqa: E402
-from pixie_assets.core.settings import Settings  # noqa: E402
-from pixie_assets.serving.featurize import FeatureSpec  # noqa: E402
-from pixie_assets.training.fit import TrainedModel  # noqa: E402
-from pixie_assets.training.tracking import (  # noqa: E402
+from pixie_assets.core.clients import ClientConfig
+from pixie_assets.core.plots import close_figure, pyplot
+from pixie_assets.core.settings import Settings
+from pixie_assets.serving.featurize import FeatureSpec
+from pixie_assets.training.fit import TrainedModel
+from pixie_assets.training.tracking import (
     CHALLENGER,
     LoggedModel,
     configure_mlflow,
     log_scorer_model,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,10 @@ class TrainingWindow:
     days: int
 
 
-def importance_figure(importance: dict[str, float], title: str):
+def importance_figure(importance: dict[str, float], title: str) -> Figure:
+    """Horizontal bars of each feature's total gain, largest at the top."""
     names = sorted(importance, key=importance.get)
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(names) + 1.2))
+    fig, ax = pyplot().subplots(figsize=(6, 0.35 * len(names) + 1.2))
     ax.barh(names, [importance[n] for n in names], color="#e60023")
     ax.set_xlabel("total gain")
     ax.set_title(title)
@@ -81,7 +83,7 @@ def publish_challenger(
         )
         figure = importance_figure(trained.importance, f"{config.name} {day}: feature importance")
         mlflow.log_figure(figure, "feature_importance.png")
-        plt.close(figure)
+        close_figure(figure)
         logged = log_scorer_model(
             trained.booster,
             spec,

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from pixie_assets.core import contract
 from pixie_assets.world.response import EngagementModel
 from pixie_assets.world.spec import (
-    CLIENTS,
+    CLIENT_NAMES,
     HISTORY_CLIENT_SHARES,
     LOCALES,
     TOPICS,
@@ -363,10 +363,12 @@ def _make_engagement_history(
     }
 
     rows = {k: np.concatenate([save_rows[k], exposure_rows[k]]) for k in save_rows}
-    client = rng.choice(len(CLIENTS), size=len(rows["ts"]), p=np.asarray(HISTORY_CLIENT_SHARES))
+    client = rng.choice(
+        len(CLIENT_NAMES), size=len(rows["ts"]), p=np.asarray(HISTORY_CLIENT_SHARES)
+    )
     order = np.lexsort((rows["pin"], rows["user"], rows["ts"]))
     action_names = np.asarray(contract.ACTIONS, dtype=object)
-    client_names = np.asarray(CLIENTS, dtype=object)
+    client_names = np.asarray(CLIENT_NAMES, dtype=object)
     return pa.table(
         {
             "user_id": truth.user_ids[rows["user"][order]],

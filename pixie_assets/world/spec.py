@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pixie_assets.core.clients import CLIENTS as CLIENT_CONFIGS
+from pixie_assets.core.clients import CLIENTS
 
 TOPICS: tuple[str, ...] = (
     "home_decor", "recipes", "womens_fashion", "diy_crafts", "travel", "beauty", "weddings",
@@ -21,7 +21,7 @@ TOPICS: tuple[str, ...] = (
 LOCALES: tuple[str, ...] = ("en-US", "pt-BR", "de-DE", "fr-FR", "ja-JP", "es-ES")
 USER_LOCALE_SHARES: tuple[float, ...] = (0.56, 0.14, 0.10, 0.08, 0.07, 0.05)
 
-CLIENTS: tuple[str, ...] = tuple(CLIENT_CONFIGS)
+CLIENT_NAMES: tuple[str, ...] = tuple(CLIENTS)
 # Which surface a historical engagement came from.
 HISTORY_CLIENT_SHARES: tuple[float, ...] = (0.65, 0.28, 0.07)
 

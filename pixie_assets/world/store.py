@@ -1,15 +1,12 @@
-"""Reading and writing the world's files (atomically: see ``pixie_assets.core.files``)."""
+"""Where the world's files live, and writing them atomically (see ``pixie_assets.core.files``)
+so a failed write leaves the previous world."""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from pixie_assets.core import files
-from pixie_assets.core.contract import WORLD_TABLES
 from pixie_assets.core.files import staged_directory
 from pixie_assets.world.generator import World
 
@@ -29,14 +26,3 @@ def write_world(world: World, world_dir: Path, truth_dir: Path) -> dict[str, Pat
             files.write_parquet(table, table_path(staged_world, name))
         world.truth.save(staged_truth)
     return {name: table_path(world_dir, name) for name in world.tables}
-
-
-def read_world_table(world_dir: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    if name not in WORLD_TABLES:
-        raise ValueError(
-            f"{name!r} is not a world table; expected one of {', '.join(WORLD_TABLES)}"
-        )
-    path = table_path(world_dir, name)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: materialize the `world` asset first")
-    return pq.read_table(path, columns=columns)

@@ -5,8 +5,5 @@ SELECT
     *,
     full_ranker_score + CASE WHEN locale_match = 1 THEN ln($local_weight) ELSE 0.0 END AS label,
     1.0 AS weight
-FROM (
-    SELECT *, saved * $w_save + clicked * $w_click + closeup * $w_closeup AS action_value
-    FROM outcomes
-)
+FROM outcomes
 WHERE impressed AND full_ranker_score IS NOT NULL

@@ -10,8 +10,5 @@ SELECT
         WHEN hidden = 1 THEN $hide_weight
         ELSE 1.0
     END AS weight
-FROM (
-    SELECT *, saved * $w_save + clicked * $w_click + closeup * $w_closeup AS action_value
-    FROM outcomes
-)
+FROM outcomes
 WHERE impressed

@@ -11,8 +11,5 @@ SELECT
             THEN (1.0 + action_value) * CASE WHEN locale_match = 1 THEN $local_weight ELSE 1.0 END
         ELSE 1.0
     END AS weight
-FROM (
-    SELECT *, saved * $w_save + clicked * $w_click + closeup * $w_closeup AS action_value
-    FROM outcomes
-)
+FROM outcomes
 WHERE sent_to_full_ranker

@@ -6,8 +6,5 @@ SELECT
     *,
     CASE WHEN impressed THEN 1.0 ELSE 0.0 END AS label,
     CASE WHEN impressed AND locale_match = 1 THEN $local_weight ELSE 1.0 END AS weight
-FROM (
-    SELECT *, saved * $w_save + clicked * $w_click + closeup * $w_closeup AS action_value
-    FROM outcomes
-)
+FROM outcomes
 WHERE sent_to_full_ranker
