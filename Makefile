@@ -1,8 +1,15 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# `make help` lists the targets. The environment is .venv, synced from uv.lock by uv; uv comes
+# from PATH or, when missing, from PyPI into .venv-tools/ (plain pip is the last resort).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TOOLS ?= .venv-tools
+UV_VERSION ?= 0.13.9
+# uv on PATH, else the copy `make venv` installs into $(TOOLS)
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+PYTEST_ARGS ?=
 
 PIXIE_HOME ?= $(CURDIR)/data
 override PIXIE_HOME := $(abspath $(PIXIE_HOME))
@@ -14,15 +21,41 @@ MLFLOW_PORT ?= 5000
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv chromium demo test ui lint format bench-walks clean
+.PHONY: help venv lock chromium demo test test-fast ui lint format hooks bench-walks clean
 
-$(BIN)/.installed: pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+# uv itself: the one on PATH, else uv==$(UV_VERSION) from PyPI into $(TOOLS)/ (removed on failure).
+ENSURE_UV = command -v '$(UV)' >/dev/null || [ '$(UV)' != '$(TOOLS)/bin/uv' ] || { \
+	    echo "uv is not on PATH: installing uv==$(UV_VERSION) from PyPI into $(TOOLS)/"; \
+	    { $(PYTHON) -m venv $(TOOLS) && \
+	      $(TOOLS)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'; } || rm -rf $(TOOLS); }
+
+# uv sync is exact: .venv gets the packages of uv.lock (dev extra, project editable) and no others.
+# --locked refuses a uv.lock that no longer matches pyproject.toml (run `make lock`).
+# --compile-bytecode (pip's default) halves the start-up of every test run and subprocess.
+$(BIN)/.installed: pyproject.toml uv.lock
+	@set -e; $(ENSURE_UV); \
+	if command -v '$(UV)' >/dev/null; then \
+	    UV_PROJECT_ENVIRONMENT='$(VENV)' UV_PYTHON_DOWNLOADS=never \
+	        '$(UV)' sync --locked --extra dev --compile-bytecode --python '$(PYTHON)'; \
+	else \
+	    echo "uv could not be had: installing with pip from pyproject.toml's ranges, not uv.lock"; \
+	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	    $(BIN)/python -m pip install --quiet --upgrade pip; \
+	    $(BIN)/python -m pip install --quiet -e '.[dev]'; \
+	fi
 	@touch $@
 
+## venv: create .venv and install uv.lock into it (dev extra, project editable); a no-op when done
 venv: $(BIN)/.installed
+
+## lock: re-resolve uv.lock after a change to pyproject.toml's dependencies (commit both)
+lock:
+	@$(ENSURE_UV)
+	'$(UV)' lock
 
 ## demo: set up, run the pipeline end to end on the demo world, print its results
 demo: venv
@@ -35,7 +68,11 @@ chromium:
 
 ## test: set up, run the whole test suite (real dagster dev, mlflow server and Chromium included)
 test: venv chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## test-fast: the inner loop, under a minute: every test but the slow and the interface ones
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not interfaces" $(PYTEST_ARGS)
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)
 ui: venv
@@ -49,14 +86,33 @@ ui: venv
 	    --default-artifact-root $(PIXIE_HOME)/mlartifacts & \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
+## lint: ruff check and ruff format --check (what CI and the pre-commit hook run)
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	@$(BIN)/python -c "$$CHECK_HOOK_PIN"
 
+## format: ruff format, then ruff check --fix
 format: venv
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+## hooks: install the git hooks of .pre-commit-config.yaml (ruff on commit, test-fast on push)
+hooks: venv
+	$(BIN)/pre-commit install
+
+## bench-walks: the random-walk throughput benchmark
 bench-walks: venv
 	$(BIN)/python benchmarks/walks.py
 
+## clean: remove the data (PIXIE_HOME, ./data by default) and leftover Dagster homes; keeps .venv
 clean:
 	rm -rf $(PIXIE_HOME) .tmp_dagster_home_*
+
+# The pre-commit hook installs its own ruff from PyPI: its pin must be uv.lock's ruff.
+define CHECK_HOOK_PIN
+import re, sys, tomllib
+locked = {p["name"]: p["version"] for p in tomllib.load(open("uv.lock", "rb"))["package"]}
+pins = re.findall(r"ruff==([^\s'\"\]]+)", open(".pre-commit-config.yaml").read())
+if not pins or any(pin != locked["ruff"] for pin in pins):
+    sys.exit(f".pre-commit-config.yaml pins ruff {pins}, uv.lock has {locked['ruff']}: align them")
+endef
+export CHECK_HOOK_PIN

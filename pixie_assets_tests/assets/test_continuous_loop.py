@@ -20,6 +20,10 @@ from pixie_assets_tests.loop import ALL_ASSETS, DAY_CLIENT_STAGES, run, run_day
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
 
 
+# Runs the loop for 3 days on the tiny world (about a minute).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
     patch = pytest.MonkeyPatch()

@@ -20,6 +20,10 @@ from pixie_assets_tests.loop import run, run_day
 DAY = "2026-11-01"
 
 
+# Runs a whole day of the loop on the tiny world.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def tiny_loop(tmp_path_factory):
     """The tiny world's first day for homefeed, through lightweight_model."""
@@ -159,9 +163,9 @@ def test_offline_recomputed_features_equal_the_logged_ones(tiny_loop):
     featurize the logged candidates again; every feature equals its logged value."""
     from datetime import date, timedelta
 
+    from pixie_assets.landing.sources import read_table
     from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
     from pixie_assets.serving.scoring import repo_feature_spec
-    from pixie_assets.sources import read_table
 
     settings, _ = tiny_loop
     home = settings.resolved()

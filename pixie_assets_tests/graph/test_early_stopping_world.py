@@ -25,6 +25,7 @@ def demo_graph_and_queries(demo_world):
     return graph, queries
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_top_100_at_half_the_steps(demo_graph_and_queries):
     """Single-pin 100k-step walks with the default n_p/n_v vs the same walk without stopping.
     The two runs use different seeds, so the overlap also absorbs ordinary sampling noise (two

@@ -25,6 +25,16 @@ from pixie_assets_tests.interfaces.dagster_ui import (
 
 LOOP_TIMEOUT_SECONDS = 8 * 60
 TIMINGS = harness.TIMINGS
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test of this folder is an interface test (real servers): `-m "not interfaces"`
+    (as in `make test-fast`) leaves them out. Before pytest's own -m selection (tryfirst)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.interfaces)
 
 
 @dataclass(frozen=True)
