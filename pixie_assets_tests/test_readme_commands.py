@@ -61,6 +61,7 @@ def _leftover_dagster_homes() -> set[Path]:
     return set(ROOT.glob(".tmp_dagster_home_*"))
 
 
+@pytest.mark.slow
 def test_the_worked_example_runs_as_written(tmp_path):
     commands = bash_commands("A worked example (the tests' dataset)")
     assert any("benchmarks/replay.py" in c for c in commands)
@@ -135,3 +136,19 @@ def test_the_synthetic_world_commands_run_as_written(tmp_path):
     summary = _last_json(output)
     assert "sources" in summary and "plain_walk" in summary["sources"]
     assert summary["test_positives"] > 0
+
+
+@pytest.mark.slow
+def test_running_one_asset_by_hand_works_as_written(tmp_path):
+    commands = bash_commands("Running one asset by hand")
+    assert "export PIXIE_HOME=/tmp/pixie PIXIE_WORLD_SCALE=tiny" in commands
+    home = Path("/tmp/pixie")
+    shutil.rmtree(home, ignore_errors=True)
+    before = _leftover_dagster_homes()
+    _run(commands, _env(tmp_path))
+    assert (home / "world").is_dir()
+    assert (home / "graph" / "day=2026-11-01").is_dir()
+    assert any((home / "candidates" / "day=2026-11-01" / "client=homefeed").glob("*.parquet"))
+    assert any((home / "dagster_home").iterdir()), "the runs were not kept in DAGSTER_HOME"
+    assert _leftover_dagster_homes() == before
+    shutil.rmtree(home, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""The data contract of DESIGN §3 as Arrow schemas: the one place column names and types live.
+"""The data contract as Arrow schemas: the one place column names and types live
+(docs/architecture.md §3).
 
 World mode writes exactly these schemas and landing mode validates against them, so a user's own
 Parquet files and the synthetic world are interchangeable.

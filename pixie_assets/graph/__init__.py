@@ -1,6 +1,6 @@
 """Pin–board graph (CSR both ways, pruned, memory-mapped) and Pixie random walks over it.
 
-Pure domain code: numpy/numba/pandas only, no Dagster. See DESIGN §4.
+Pure domain code: numpy/numba/pandas only, no Dagster. See docs/architecture.md §4.
 """
 
 from pixie_assets.graph.build import (

@@ -1,4 +1,4 @@
-"""Build the pruned pin–board graph of one day from the saves table (DESIGN §4).
+"""Build the pruned pin–board graph of one day from the saves table (docs/architecture.md §4).
 
 Pipeline, every step O(E) over edges (sorting only over nodes):
 saves before the cutoff → dense pin/board positions → group by pin (counting sort) → dedupe

@@ -14,7 +14,7 @@ from pixie_assets.world import generate_world, write_world
 from pixie_assets.world.store import table_path
 from pixie_assets.world.truth import WorldTruth
 
-# DuckDB's view of the contract (DESIGN §3): what a SQL user of the files will see.
+# DuckDB's view of the contract (docs/architecture.md §3): what a SQL user of the files will see.
 DUCKDB_TYPES = {
     "users": {"user_id": "BIGINT", "locale": "VARCHAR", "created_at": "TIMESTAMP"},
     "pins": {
