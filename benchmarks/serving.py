@@ -30,8 +30,8 @@ from pixie_assets.serving.featurize import (
 )
 from pixie_assets.serving.queries import engagement_weights, recent_engagement_queries
 from pixie_assets.serving.scoring import repo_feature_spec
+from pixie_assets.serving.traffic import sample_requests
 from pixie_assets.world import generate_world
-from pixie_assets.world.traffic import hidden_activity, sample_requests
 
 DAY = date(2026, 11, 1)
 
@@ -56,7 +56,7 @@ def main() -> None:
     )
     weights = engagement_weights(t["engagements"].to_pandas(), config, DAY)
     requests = sample_requests(
-        hidden_activity(world.truth), len(world.truth.user_ids), config, DAY, 7, weights
+        world.truth.hidden_activity(), len(world.truth.user_ids), config, DAY, 7, weights
     )
     queries = recent_engagement_queries(requests, weights, config)
     candidates, _ = generate_candidates(graph, requests, queries, config, seed=1)

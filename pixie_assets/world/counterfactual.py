@@ -17,10 +17,10 @@ import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
 from pixie_assets.core.contract import ACTIONS
+from pixie_assets.core.seeds import partition_seed
 from pixie_assets.core.settings import Settings
 from pixie_assets.training.evaluation import Simulate, primary_name, top_m
 from pixie_assets.world.simulator import expected_actions, run_full_ranker
-from pixie_assets.world.traffic import partition_seed
 from pixie_assets.world.truth import WorldTruth
 
 # The purpose salted into the seed of the replay's full-ranker noise: the same for every ranker of

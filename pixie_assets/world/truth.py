@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pixie_assets.world.response import EngagementModel
 
@@ -43,6 +44,10 @@ class WorldTruth:
     pin_locale: np.ndarray  # int16 codes into locales
     pin_quality: np.ndarray  # float32 in (0, 1)
     engagement_model: EngagementModel
+
+    def hidden_activity(self) -> pd.Series:
+        """Each user's true visit rate (indexed by user_id): who shows up in world mode."""
+        return pd.Series(self.user_activity.astype(np.float64), index=self.user_ids)
 
     def user_index(self, user_ids: np.ndarray) -> np.ndarray:
         return index_of(self.user_ids, user_ids, "user_id")

@@ -10,6 +10,7 @@ import pytest
 
 from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.contract import ACTIONS
+from pixie_assets.core.seeds import partition_seed
 from pixie_assets.core.settings import Settings
 from pixie_assets.training.evaluation import Ranker, evaluate_rankers
 from pixie_assets.world.counterfactual import (
@@ -17,7 +18,6 @@ from pixie_assets.world.counterfactual import (
     evaluation_simulator,
     simulated_metrics,
 )
-from pixie_assets.world.traffic import partition_seed
 
 DAY = date(2026, 11, 1)
 CONFIG = CLIENTS["related_pins"]  # primary actions click and closeup

@@ -10,6 +10,7 @@ import pyarrow as pa
 from pixie_assets.core.clients import client_config
 from pixie_assets.core.files import staged_directory, write_parquet
 from pixie_assets.core.quality import candidate_coverage, graph_sanity
+from pixie_assets.core.seeds import partition_seed
 from pixie_assets.defs.assets.world import world
 from pixie_assets.defs.metadata import (
     ccdf_figure,
@@ -28,12 +29,7 @@ from pixie_assets.serving.queries import (
     recent_engagement_queries,
     viewed_pin_queries,
 )
-from pixie_assets.world.traffic import (
-    hidden_activity,
-    observed_activity,
-    partition_seed,
-    sample_requests,
-)
+from pixie_assets.serving.traffic import observed_activity, sample_requests
 from pixie_assets.world.truth import WorldTruth
 
 MAX_PRUNED_FRACTION = 0.5
@@ -165,7 +161,7 @@ def walk_candidates(
     weights = engagement_weights(engagements, config, day)
     users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
     if settings.source == "world":
-        activity = hidden_activity(WorldTruth.load(settings.truth_dir))
+        activity = WorldTruth.load(settings.truth_dir).hidden_activity()
     else:  # your own data: serve the users who engaged most recently
         activity = observed_activity(weights)
     requests = sample_requests(activity, len(users), config, day, settings.world_seed, weights)

@@ -7,6 +7,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from pixie_assets.core.clients import CLIENTS, client_config
+from pixie_assets.core.seeds import partition_seed
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import reader
 from pixie_assets.defs.assets.candidates import walk_candidates
@@ -19,7 +20,6 @@ from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.training.registry import serving_scorer
 from pixie_assets.world.simulator import serve_world_day
-from pixie_assets.world.traffic import partition_seed
 from pixie_assets.world.truth import WorldTruth
 
 SERVING_LOG_TABLES = ("serving_log", "impressions", "engagements")

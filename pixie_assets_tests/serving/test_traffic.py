@@ -1,4 +1,4 @@
-"""World traffic: who visits a surface on a day."""
+"""Traffic: who visits a surface on a day, with and without a world."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 
 from pixie_assets.core.clients import CLIENTS
 from pixie_assets.serving.queries import engagement_weights
-from pixie_assets.world.traffic import hidden_activity, observed_activity, sample_requests
+from pixie_assets.serving.traffic import observed_activity, sample_requests
 
 DAY = date(2026, 11, 1)
 
 
 def _world_traffic(truth):
-    return hidden_activity(truth), len(truth.user_ids)
+    return truth.hidden_activity(), len(truth.user_ids)
 
 
 def _weights(world, client):

@@ -1,33 +1,23 @@
-"""Who shows up on a surface on a given day.
+"""Who shows up on a surface on a given day: the day's requests of one client.
 
-Users visit in proportion to an activity weight — the world's hidden activity in world mode, the
-observed strength of recent engagement otherwise; only users with some recent engagement can be
-served (Pixie needs query pins). On Related Pins the request is a closeup of one pin, drawn from
-the pins the user recently engaged with in proportion to their weight.
+Users visit in proportion to an activity weight: the world's hidden activity in world mode
+(``WorldTruth.hidden_activity``), the observed strength of recent engagement otherwise
+(``observed_activity``). Only users with some recent engagement can be served (Pixie needs query
+pins). On Related Pins the request is a closeup of one pin, drawn from the pins the user recently
+engaged with in proportion to their weight.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.world.truth import WorldTruth
+from pixie_assets.core.seeds import partition_seed
 
 REQUEST_COLUMNS = ["request_id", "ts", "client", "user_id", "viewed_pin_id"]
-
-
-def partition_seed(world_seed: int, day: date, client: str, purpose: str) -> int:
-    """A stable seed per (world seed, day, client, purpose): Python's hash() is salted."""
-    return zlib.crc32(f"{world_seed}|{day.isoformat()}|{client}|{purpose}".encode())
-
-
-def hidden_activity(truth: WorldTruth) -> pd.Series:
-    """World mode: each user's true visit rate."""
-    return pd.Series(truth.user_activity.astype(np.float64), index=truth.user_ids)
 
 
 def observed_activity(engagement_weights: pd.DataFrame) -> pd.Series:
