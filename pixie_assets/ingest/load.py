@@ -23,6 +23,7 @@ from pixie_assets.core.warehouse import READ_WAIT_SECONDS, connect_when_free
 from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable
 from pixie_assets.landing import (
     LandingValidationError,
+    PartitionShrinkError,
     TableFiles,
     check_client,
     check_contents,
@@ -42,6 +43,12 @@ DEFAULT_DUCKDB_CONFIG: dict[str, str | int | bool] = {
     "memory_limit": "4GB",
     "preserve_insertion_order": False,
 }
+
+
+# A re-ingested partition may lose at most this share of any table's rows without an explicit
+# override: late engagements only add rows and a re-served day keeps its size, so a larger drop is
+# far likelier an empty, truncated or missing file than a deliberate correction.
+DEFAULT_MAX_SHRINK = 0.5
 
 
 class DuckDBTableMismatchError(RuntimeError):
@@ -178,6 +185,8 @@ def ingest_partition(
     configured_clients: Collection[str],
     *,
     duckdb_config: DuckDBConfig | None = None,
+    max_shrink: float = DEFAULT_MAX_SHRINK,
+    allow_shrink: bool = False,
 ) -> IngestReport:
     """Load the (day, client) partition of serving_log, impressions and engagements from
     ``landing_dir`` into the DuckDB file at ``duckdb_path``, replacing what that partition held.
@@ -189,6 +198,10 @@ def ingest_partition(
     ``ValueError``) naming each bad file and problem, ``LandingChangedError`` if files changed
     while being loaded (re-run), ``DuckDBTableMismatchError`` if an existing table no longer fits
     the contract. ``duckdb_config`` overrides ``DEFAULT_DUCKDB_CONFIG``.
+
+    A partition already loaded never loses more than ``max_shrink`` of a table's rows (all of
+    them, say, to an empty or missing file) unless ``allow_shrink``: ``PartitionShrinkError``
+    names the table, its folder and both counts, and nothing changes.
     """
     started = time.perf_counter()
     duckdb_path = Path(duckdb_path)
@@ -209,6 +222,8 @@ def ingest_partition(
         con.execute("BEGIN TRANSACTION")
         try:
             replaced, inserted = _write(con, partition, day, client)
+            if not allow_shrink:
+                _refuse_shrinking(partition, replaced, inserted, max_shrink, day, client)
             ensure_unchanged(partition)
             if inserted != rows:
                 raise RuntimeError(f"inserted {inserted} rows, validated {rows}; rolled back")
@@ -233,6 +248,27 @@ def ingest_partition(
         validate_seconds=validated - started,
         write_seconds=written - validated,
     )
+
+
+def _refuse_shrinking(
+    partition: Mapping[str, TableFiles],
+    replaced: Mapping[str, int],
+    inserted: Mapping[str, int],
+    max_shrink: float,
+    day: date,
+    client: str,
+) -> None:
+    """Raise ``PartitionShrinkError`` (inside the transaction, so it rolls back) when a table
+    would keep less than ``1 - max_shrink`` of the rows it held."""
+    problems = [
+        f"{partition[table].folder}: {table} would shrink from {replaced[table]:,} to "
+        f"{inserted[table]:,} rows (more than {max_shrink:.0%} of the loaded partition); if "
+        "that is intended, re-run with allow_shrink (asset config `allow_shrink: true`)"
+        for table in partition
+        if replaced[table] > 0 and inserted[table] < replaced[table] * (1 - max_shrink)
+    ]
+    if problems:
+        raise PartitionShrinkError(day, client, problems)
 
 
 def _explain_insert_failure(

@@ -99,6 +99,18 @@ def data_files(folder: Path) -> list[Path]:
     return [entry for entry in _entries(folder) if _is_data_file(entry)]
 
 
+def stray_entries(folder: Path) -> list[str]:
+    """What sits in a partition folder without being data or a marker: each a problem naming the
+    entry, since a CSV or a sub-folder dropped there would otherwise be ignored in silence."""
+    return [
+        f"{entry}: unexpected folder here (expected *.parquet files)"
+        if entry.is_dir()
+        else f"{entry}: {_NOT_PARQUET}"
+        for entry in _entries(folder)
+        if not _is_data_file(entry)
+    ]
+
+
 def _files_in(
     folder: Path, table: str, scan: TableScan, day: date | None, client: str | None
 ) -> None:

@@ -58,6 +58,11 @@ IN_FOLDER_DAY = RowRule(
     "{rows} row(s) with {column} outside the {scope}'s day {day} "
     "(first at row {first_row}: {column!r} = {example})",
 )
+FINITE = RowRule(
+    "finite",
+    "{rows} row(s) with NaN or infinite {column!r}, which would poison training "
+    "(first at row {first_row}: {example})",
+)
 KNOWN_ACTION = RowRule(
     "known_action",
     "{rows} row(s) with an action outside "
@@ -128,7 +133,8 @@ def null_checks(columns: Iterable[str]) -> list[Check]:
 def row_checks(table: str, null_checked: Iterable[str], client: str | None) -> list[Check]:
     """The rules of ``table`` in the order problems are reported: nulls among ``null_checked``
     (those the contract declares NOT NULL), then, where they apply, rows of another client than
-    ``client`` (when given), rows outside their folder's day and unknown actions."""
+    ``client`` (when given), rows outside their folder's day, unknown actions and NaN or infinite
+    floats."""
     schema = SCHEMAS[table]
     checks = null_checks(name for name in null_checked if not schema.field(name).nullable)
     if client is not None and "client" in schema.names:
@@ -137,6 +143,7 @@ def row_checks(table: str, null_checked: Iterable[str], client: str | None) -> l
         checks.append(Check(IN_FOLDER_DAY, TIME_COLUMN[table]))
     if table in ACTION_COLUMN:
         checks.append(Check(KNOWN_ACTION, ACTION_COLUMN[table]))
+    checks += [Check(FINITE, f.name) for f in schema if pa.types.is_floating(f.type)]
     return checks
 
 
@@ -226,6 +233,13 @@ class RowReport:
     problems: list[str]
 
 
+def distrust_file_statistics(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the rules read the values, not the files' own min/max statistics. Parquet writers
+    leave NaN out of those statistics, and DuckDB's statistics propagation then proves
+    ``isnan(x)`` false without reading a row; a validator must not take the file's word."""
+    con.execute("SET disabled_optimizers = 'statistics_propagation'")
+
+
 def check_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -241,6 +255,7 @@ def check_rows(
     ``folder``; ``scope`` names what is validated in the messages."""
     key = KEY.get(table, ()) if keyed else ()
     values = _values(files, client)
+    distrust_file_statistics(con)
     try:
         counts = _profile(con, checks, key, values)
         problems = []

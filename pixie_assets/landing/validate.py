@@ -40,6 +40,7 @@ from pixie_assets.landing.layout import (
     fingerprint,
     partition_dir,
     scan_table,
+    stray_entries,
 )
 from pixie_assets.landing.rules import (
     IDENTIFYING_COLUMNS,
@@ -83,6 +84,12 @@ class LandingValidationError(LandingError):
             "ingested",
             problems,
         )
+
+
+class PartitionShrinkError(LandingValidationError):
+    """Loading the landing files would shrink a loaded partition by more than the allowed
+    fraction (to zero, say, from an empty or missing file); nothing was changed. A deliberate
+    shrink is an explicit override (``allow_shrink``)."""
 
 
 class LandingChangedError(LandingError, RuntimeError):
@@ -234,6 +241,7 @@ def _inspect_table(
 ) -> TableFiles:
     folder = partition_dir(landing_dir, table, day, client)
     paths = data_files(folder)
+    problems += stray_entries(folder)
     if not paths and table in REQUIRED_PARTITION_TABLES:
         problems.append(f"no {table} files for this partition: expected *.parquet in {folder}")
     files, rows, identities = [], 0, []

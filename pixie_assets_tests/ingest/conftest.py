@@ -35,8 +35,8 @@ def db(tmp_path: Path) -> Path:
 def ingest(db: Path, landing: Path) -> Callable[..., IngestReport]:
     """``ingest(day=..., client=...)`` into the test's database from the test's landing folder."""
 
-    def run(day: date = DAY, client: str = CLIENT) -> IngestReport:
-        return ingest_partition(db, landing, day, client, CLIENTS)
+    def run(day: date = DAY, client: str = CLIENT, **options) -> IngestReport:
+        return ingest_partition(db, landing, day, client, CLIENTS, **options)
 
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from pixie_assets.ingest import (
     read_partition_counts,
 )
 from pixie_assets.ingest import load as load_module
-from pixie_assets.landing import LandingChangedError, partition_dir
+from pixie_assets.landing import (
+    LandingChangedError,
+    LandingValidationError,
+    PartitionShrinkError,
+    partition_dir,
+)
 from pixie_assets_tests.ingest.builders import (
     CLIENT,
     CLIENTS,
@@ -109,7 +115,7 @@ def test_reingesting_changed_files_replaces_only_that_partition(db, landing, pop
     smaller["serving_log"] = smaller["serving_log"].slice(0, 7)
     write_partition(landing, smaller)
 
-    ingest()
+    ingest(allow_shrink=True)  # 15 -> 7 rows: a deliberate correction
 
     for table, data in smaller.items():
         assert _sorted(_rows(db, table)) == _expected(data), table
@@ -133,14 +139,21 @@ def test_several_files_per_table_are_loaded_together(db, landing, ingest):
     assert _sorted(_rows(db, "serving_log")) == _expected(serving)
 
 
-def test_missing_engagements_mean_zero_rows_and_empty_the_partition(db, landing, ingest):
+def test_missing_engagements_never_empty_a_loaded_partition_without_the_override(
+    db, landing, ingest
+):
     tables = partition_tables()
     paths = write_partition(landing, tables)
     ingest()
-    assert read_partition_counts(db, DAY, CLIENT)["engagements"] == tables["engagements"].num_rows
+    loaded = read_partition_counts(db, DAY, CLIENT)
+    assert loaded["engagements"] == tables["engagements"].num_rows > 0
 
     paths["engagements"].unlink()
-    report = ingest()
+    with pytest.raises(PartitionShrinkError, match=r"engagements would shrink from \d+ to 0 rows"):
+        ingest()
+    assert read_partition_counts(db, DAY, CLIENT) == loaded
+
+    report = ingest(allow_shrink=True)
 
     assert report.rows["engagements"] == 0 and report.files["engagements"] == 0
     assert read_partition_counts(db, DAY, CLIENT)["engagements"] == 0
@@ -226,3 +239,33 @@ def test_files_replaced_during_ingestion_roll_back(db, landing, populated, monke
     with pytest.raises(LandingChangedError, match="during ingestion"):
         ingest_partition(db, landing, DAY, CLIENT, CLIENTS)
     assert snapshot(db) == before
+
+
+def test_a_file_that_is_not_parquet_is_refused_by_name(db, landing, ingest):
+    write_partition(landing, partition_tables())
+    stray = partition_dir(landing, "engagements", DAY, CLIENT) / "engagements.csv"
+    stray.write_text("user_id,pin_id\n1,2\n")
+
+    with pytest.raises(LandingValidationError, match=re.escape(f"{stray}: not a *.parquet file")):
+        ingest()
+    assert read_partition_counts(db, DAY, CLIENT)["serving_log"] == 0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")], ids=str)
+def test_nan_or_infinite_scores_are_refused_naming_file_column_and_row(db, landing, ingest, bad):
+    tables = partition_tables()
+    serving = tables["serving_log"]
+    scores = serving["lightweight_score"].to_pylist()
+    scores[3] = bad
+    column = serving.schema.get_field_index("lightweight_score")
+    tables["serving_log"] = serving.set_column(
+        column, "lightweight_score", pa.array(scores, pa.float64())
+    )
+    paths = write_partition(landing, tables)
+
+    with pytest.raises(LandingValidationError) as refused:
+        ingest()
+    (problem,) = [p for p in refused.value.problems if "lightweight_score" in p]
+    assert problem.startswith(f"{paths['serving_log']}: 1 row(s) with NaN or infinite")
+    assert "first at row 3" in problem
+    assert read_partition_counts(db, DAY, CLIENT)["serving_log"] == 0

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from pixie_assets.core.clients import CLIENTS, client_config
 from pixie_assets.core.seeds import partition_seed
@@ -23,6 +24,16 @@ from pixie_assets.world.simulator import serve_world_day
 from pixie_assets.world.truth import WorldTruth
 
 SERVING_LOG_TABLES = ("serving_log", "impressions", "engagements")
+
+
+class IngestConfig(dg.Config):
+    """Run config of ``serving_log_table``."""
+
+    allow_shrink: bool = Field(
+        default=False,
+        description="Accept landing files that shrink an already loaded partition by more than "
+        "half of a table's rows (to zero, say). Off: such a run fails and changes nothing.",
+    )
 
 
 @dg.asset(
@@ -123,7 +134,9 @@ def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
         "that partition alone in one transaction: re-runs are idempotent, bad files change nothing."
     ),
 )
-def serving_log_table(context: dg.AssetExecutionContext, pixie: PixieSettings):
+def serving_log_table(
+    context: dg.AssetExecutionContext, config: IngestConfig, pixie: PixieSettings
+):
     settings = pixie.resolved()
     day_text, client = split_day_client(context.partition_key)
     report = ingest_partition(
@@ -132,6 +145,7 @@ def serving_log_table(context: dg.AssetExecutionContext, pixie: PixieSettings):
         date.fromisoformat(day_text),
         client,
         configured_clients=tuple(CLIENTS),
+        allow_shrink=config.allow_shrink,
     )
     stats = report.as_dict()
     context.log.info(f"ingested {client} {day_text}: {stats}")
@@ -159,6 +173,7 @@ def serving_log_table(context: dg.AssetExecutionContext, pixie: PixieSettings):
         metadata={
             **{k: v for k, v in stats.items() if isinstance(v, (int, float, str))},
             "duckdb": dg.MetadataValue.path(str(settings.duckdb_path)),
+            "allow_shrink": config.allow_shrink,
             "dagster/row_count": int(stats.get("serving_log_rows", 0)),
         },
     )
