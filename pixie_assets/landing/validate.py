@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from pixie_assets.core.sql import load_sql
 from pixie_assets.landing.layout import (
     FLAT,
     LAYOUT,
@@ -288,9 +289,30 @@ def check_contents(
         )
         problems += report.problems
         rows[name] = report.rows or 0
+    if not problems:
+        problems += _orphan_impressions(con, partition)
     if problems:
         raise LandingValidationError(day, client, problems)
     return rows
+
+
+def _orphan_impressions(
+    con: duckdb.DuckDBPyConnection, partition: Mapping[str, TableFiles]
+) -> list[str]:
+    """Impressions of (request_id, pin_id) pairs absent from the partition's serving_log, one
+    line per impressions file with the first such row."""
+    impressions, serving_log = partition["impressions"], partition["serving_log"]
+    if not impressions.files or not serving_log.files:
+        return []
+    found = con.execute(
+        load_sql("landing/orphan_impressions"),
+        {"impressions": impressions.paths, "serving_log": serving_log.paths},
+    ).fetchall()
+    return [
+        f"{file}: {rows} impression(s) of (request_id, pin_id) pairs absent from the partition's "
+        f"serving_log (first at row {first_row}: {example})"
+        for file, rows, first_row, example in found
+    ]
 
 
 def explain_nulls(con: duckdb.DuckDBPyConnection, files: TableFiles) -> list[str]:

@@ -113,6 +113,13 @@ def test_reingesting_changed_files_replaces_only_that_partition(db, landing, pop
     }
     smaller = partition_tables(seed=9)
     smaller["serving_log"] = smaller["serving_log"].slice(0, 7)
+    kept = smaller["serving_log"]
+    logged = set(zip(kept["request_id"].to_pylist(), kept["pin_id"].to_pylist(), strict=True))
+    shown = smaller["impressions"].to_pylist()
+    smaller["impressions"] = pa.Table.from_pylist(
+        [row for row in shown if (row["request_id"], row["pin_id"]) in logged],
+        schema=smaller["impressions"].schema,
+    )
     write_partition(landing, smaller)
 
     ingest(allow_shrink=True)  # 15 -> 7 rows: a deliberate correction
@@ -269,3 +276,20 @@ def test_nan_or_infinite_scores_are_refused_naming_file_column_and_row(db, landi
     assert problem.startswith(f"{paths['serving_log']}: 1 row(s) with NaN or infinite")
     assert "first at row 3" in problem
     assert read_partition_counts(db, DAY, CLIENT)["serving_log"] == 0
+
+
+def test_impressions_absent_from_the_serving_log_are_refused_naming_the_row(db, landing, ingest):
+    tables = partition_tables()
+    impressions = tables["impressions"]
+    pins = impressions["pin_id"].to_pylist()
+    pins[1] = 999_999_999  # never a candidate of that request
+    column = impressions.schema.get_field_index("pin_id")
+    tables["impressions"] = impressions.set_column(column, "pin_id", pa.array(pins, pa.int64()))
+    paths = write_partition(landing, tables)
+
+    with pytest.raises(LandingValidationError) as refused:
+        ingest()
+    (problem,) = refused.value.problems
+    assert problem.startswith(f"{paths['impressions']}: 1 impression(s) of (request_id, pin_id)")
+    assert "first at row 1" in problem and "999999999" in problem
+    assert read_partition_counts(db, DAY, CLIENT)["impressions"] == 0

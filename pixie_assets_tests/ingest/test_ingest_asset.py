@@ -33,12 +33,12 @@ def test_a_shrinking_reingestion_needs_allow_shrink_and_says_so(tmp_path):
     db = settings.resolved().duckdb_path
     loaded = read_partition_counts(db, DAY, CLIENT)
 
-    write_partition(landing, {**tables, "serving_log": tables["serving_log"].slice(0, 4)})
-    with pytest.raises(PartitionShrinkError, match="serving_log would shrink"):
+    write_partition(landing, {**tables, "engagements": tables["engagements"].slice(0, 0)})
+    with pytest.raises(PartitionShrinkError, match="engagements would shrink"):
         _ingest(settings)
     assert read_partition_counts(db, DAY, CLIENT) == loaded
 
     result = _ingest(settings, allow_shrink=True)
     metadata = result.asset_materializations_for_node("serving_log_table")[0].metadata
     assert metadata["allow_shrink"].value is True
-    assert read_partition_counts(db, DAY, CLIENT)["serving_log"] == 4
+    assert read_partition_counts(db, DAY, CLIENT)["engagements"] == 0
