@@ -99,6 +99,21 @@ def data_files(folder: Path) -> list[Path]:
     return [entry for entry in _entries(folder) if _is_data_file(entry)]
 
 
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def glob_problem(path: Path) -> str | None:
+    """A problem line when ``path`` holds a character DuckDB would expand as a glob pattern (it
+    would then read other files than this one, e.g. sibling folders), else None."""
+    found = sorted(GLOB_CHARACTERS & set(str(path)))
+    if not found:
+        return None
+    return (
+        f"{path}: the path contains {' '.join(repr(c) for c in found)}, which DuckDB reads as a "
+        "pattern (it would read other files too); rename the folder or file"
+    )
+
+
 def stray_entries(folder: Path) -> list[str]:
     """What sits in a partition folder without being data or a marker: each a problem naming the
     entry, since a CSV or a sub-folder dropped there would otherwise be ignored in silence."""

@@ -39,6 +39,7 @@ from pixie_assets.landing.layout import (
     LandingFile,
     data_files,
     fingerprint,
+    glob_problem,
     partition_dir,
     scan_table,
     stray_entries,
@@ -178,7 +179,9 @@ def validate_landing(
     for table in tables:
         scan = scan_table(root, table)
         problems += scan.problems
-        inventory.files[table] = scan.files
+        unsafe = {f.path: glob_problem(f.path) for f in scan.files if glob_problem(f.path)}
+        problems += unsafe.values()
+        inventory.files[table] = [f for f in scan.files if f.path not in unsafe]
         if not scan.files and table in required:
             problems.append(_missing_table(root, table))
     key = (str(root.resolve()), tuple(tables), tuple(required))
@@ -243,6 +246,10 @@ def _inspect_table(
     folder = partition_dir(landing_dir, table, day, client)
     paths = data_files(folder)
     problems += stray_entries(folder)
+    unsafe = [problem for problem in map(glob_problem, paths) if problem]
+    if unsafe:
+        problems += unsafe
+        return TableFiles(table, folder, (), 0, ())
     if not paths and table in REQUIRED_PARTITION_TABLES:
         problems.append(f"no {table} files for this partition: expected *.parquet in {folder}")
     files, rows, identities = [], 0, []

@@ -293,3 +293,16 @@ def test_impressions_absent_from_the_serving_log_are_refused_naming_the_row(db, 
     assert problem.startswith(f"{paths['impressions']}: 1 impression(s) of (request_id, pin_id)")
     assert "first at row 1" in problem and "999999999" in problem
     assert read_partition_counts(db, DAY, CLIENT)["impressions"] == 0
+
+
+def test_a_landing_path_with_glob_characters_is_refused_before_duckdb_reads_it(tmp_path):
+    tables = partition_tables()
+    landing = tmp_path / "landing[1]"
+    write_partition(landing, tables)
+    write_partition(tmp_path / "landing1", partition_tables(seed=5))  # what a glob would match
+    db = tmp_path / "pixie.duckdb"
+
+    with pytest.raises(LandingValidationError, match="which DuckDB reads as a pattern") as refused:
+        ingest_partition(db, landing, DAY, CLIENT, ("homefeed",))
+    assert all("landing[1]" in problem for problem in refused.value.problems)
+    assert read_partition_counts(db, DAY, CLIENT)["serving_log"] == 0

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pixie_assets.defs.assets.serving import serving_log_table
+from pixie_assets.defs.assets.serving import serving_log_table, serving_logs
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.ingest import read_partition_counts
-from pixie_assets.landing import PartitionShrinkError
+from pixie_assets.landing import LandingValidationError, PartitionShrinkError
 from pixie_assets_tests.ingest.builders import CLIENT, DAY, partition_tables, write_partition
 
 
@@ -42,3 +42,19 @@ def test_a_shrinking_reingestion_needs_allow_shrink_and_says_so(tmp_path):
     metadata = result.asset_materializations_for_node("serving_log_table")[0].metadata
     assert metadata["allow_shrink"].value is True
     assert read_partition_counts(db, DAY, CLIENT)["engagements"] == 0
+
+
+def test_landing_mode_serving_logs_name_a_corrupt_file(tmp_path):
+    landing = tmp_path / "landing"
+    settings = PixieSettings(home=str(tmp_path / "home"), source="landing", landing=str(landing))
+    paths = write_partition(landing, partition_tables())
+    paths["impressions"].write_bytes(b"PAR1 truncated by a crashed writer")
+
+    with pytest.raises(LandingValidationError) as refused:
+        dg.materialize(
+            [serving_logs],
+            partition_key=day_client_key(DAY.isoformat(), CLIENT),
+            resources={"pixie": settings},
+        )
+    (problem,) = refused.value.problems
+    assert problem.startswith(f"{paths['impressions']}: not a readable Parquet file")

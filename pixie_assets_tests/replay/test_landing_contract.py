@@ -201,3 +201,12 @@ def test_serving_tables_are_checked_for_layout_and_schema(landing):
     _one(problems, str(good["impressions"]), "'full_ranker_score'")
     assert "not a *.parquet file" in _one(problems, "users.csv")
     assert len(problems) == 3
+
+
+def test_file_names_with_glob_characters_are_refused_by_name(landing):
+    (day_file,) = list((landing / "saves").glob("day=*/*.parquet"))[:1]
+    odd = day_file.with_name("part-[0].parquet")
+    day_file.rename(odd)
+
+    problems = _problems(landing)
+    assert any(p.startswith(f"{odd}: the path contains '['") for p in problems), problems

@@ -15,7 +15,13 @@ from pixie_assets.defs.assets.candidates import walk_candidates
 from pixie_assets.defs.partitions import day_client_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.ingest import ingest_partition
-from pixie_assets.landing import data_files, partition_dir, write_partition
+from pixie_assets.landing import (
+    LandingValidationError,
+    check_footer,
+    data_files,
+    partition_dir,
+    write_partition,
+)
 from pixie_assets.landing.sources import read_table
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
@@ -103,13 +109,18 @@ def serving_logs(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.
 
 
 def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
-    """Landing mode: an online service wrote the files; report what is there."""
+    """Landing mode: an online service wrote the files; report what is there, refusing (by
+    file) what cannot be read or does not fit the contract."""
     metadata: dict[str, object] = {"source": settings.source}
+    problems: list[str] = []
     for table in SERVING_LOG_TABLES:
         folder = partition_dir(settings.landing_dir, table, day, client)
-        files = data_files(folder)
-        metadata[f"files/{table}"] = len(files)
-        metadata[f"rows/{table}"] = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        footers = [check_footer(path, table) for path in data_files(folder)]
+        problems += [problem for footer in footers for problem in footer.problems]
+        metadata[f"files/{table}"] = len(footers)
+        metadata[f"rows/{table}"] = sum(footer.rows or 0 for footer in footers)
+    if problems:
+        raise LandingValidationError(date.fromisoformat(day), client, problems)
     return dg.MaterializeResult(metadata=metadata)
 
 
