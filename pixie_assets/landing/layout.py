@@ -114,31 +114,29 @@ def glob_problem(path: Path) -> str | None:
     )
 
 
-def stray_entries(folder: Path) -> list[str]:
-    """What sits in a partition folder without being data or a marker: each a problem naming the
-    entry, since a CSV or a sub-folder dropped there would otherwise be ignored in silence."""
-    return [
-        f"{entry}: unexpected folder here (expected *.parquet files)"
-        if entry.is_dir()
-        else f"{entry}: {_NOT_PARQUET}"
-        for entry in _entries(folder)
-        if not _is_data_file(entry)
-    ]
+def leaf_contents(folder: Path, table: str) -> tuple[list[Path], list[str]]:
+    """The data files of a leaf folder of ``table`` (a partition's, say), sorted, and a problem
+    naming each other entry: a CSV or a sub-folder dropped there is never ignored in silence."""
+    files, problems = [], []
+    for entry in _entries(folder):
+        if _is_data_file(entry):
+            files.append(entry)
+        elif entry.is_dir():
+            problems.append(
+                f"{entry}: unexpected folder inside {table}/ (expected *.parquet files here)"
+            )
+        else:
+            problems.append(f"{entry}: {_NOT_PARQUET}")
+    return files, problems
 
 
 def _files_in(
     folder: Path, table: str, scan: TableScan, day: date | None, client: str | None
 ) -> None:
     """Add the data files of a leaf folder; anything else in it is a layout problem."""
-    for entry in _entries(folder):
-        if _is_data_file(entry):
-            scan.files.append(LandingFile(entry, table, day, client))
-        elif entry.is_dir():
-            scan.problems.append(
-                f"{entry}: unexpected folder inside {table}/ (expected *.parquet files here)"
-            )
-        else:
-            scan.problems.append(f"{entry}: {_NOT_PARQUET}")
+    files, problems = leaf_contents(folder, table)
+    scan.files += [LandingFile(path, table, day, client) for path in files]
+    scan.problems += problems
 
 
 def _folder_day(entry: Path) -> date | None:

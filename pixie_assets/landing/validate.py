@@ -40,9 +40,9 @@ from pixie_assets.landing.layout import (
     data_files,
     fingerprint,
     glob_problem,
+    leaf_contents,
     partition_dir,
     scan_table,
-    stray_entries,
 )
 from pixie_assets.landing.rules import (
     IDENTIFYING_COLUMNS,
@@ -179,7 +179,7 @@ def validate_landing(
     for table in tables:
         scan = scan_table(root, table)
         problems += scan.problems
-        unsafe = {f.path: glob_problem(f.path) for f in scan.files if glob_problem(f.path)}
+        unsafe = {f.path: problem for f in scan.files if (problem := glob_problem(f.path))}
         problems += unsafe.values()
         inventory.files[table] = [f for f in scan.files if f.path not in unsafe]
         if not scan.files and table in required:
@@ -244,8 +244,8 @@ def _inspect_table(
     landing_dir: Path, table: str, day: date, client: str, problems: list[str]
 ) -> TableFiles:
     folder = partition_dir(landing_dir, table, day, client)
-    paths = data_files(folder)
-    problems += stray_entries(folder)
+    paths, strays = leaf_contents(folder, table)
+    problems += strays
     unsafe = [problem for problem in map(glob_problem, paths) if problem]
     if unsafe:
         problems += unsafe
