@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pixie_assets.core.settings import get_settings
+from pixie_assets.defs import concurrency
 from pixie_assets.defs.assets.candidates import pin_board_graph, walk_candidates
 from pixie_assets.defs.assets.evaluation import model_evaluation
 from pixie_assets.defs.assets.replay import replay_evaluation, replay_model
@@ -23,6 +24,10 @@ from pixie_assets.defs.jobs import (
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.defs.schedules import graph_schedule, loop_schedule
 from pixie_assets.defs.sensors import landing_files_sensor
+
+# Every process that loads the project (code server, run workers, CLI, demo) waits for pool
+# slots without spinning and frees the slots of runs that died holding them.
+concurrency.install()
 
 defs = dg.Definitions(
     assets=[

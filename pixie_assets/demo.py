@@ -18,6 +18,7 @@ from datetime import timedelta
 import dagster as dg
 
 from pixie_assets.core.settings import ensure_dagster_home, get_settings
+from pixie_assets.defs.concurrency import release_stale_slots
 from pixie_assets.defs.partitions import day_client_key
 
 # The run's full event log is in the Dagster UI; the terminal gets warnings and the summary.
@@ -26,6 +27,7 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def _run_job(instance: dg.DagsterInstance, defs: dg.Definitions, name: str, **kwargs):
     started = time.perf_counter()
+    release_stale_slots(instance, log=lambda message: print(f"  {message}"))
     result = defs.resolve_job_def(name).execute_in_process(
         instance=instance, run_config=QUIET_CONSOLE, raise_on_error=False, **kwargs
     )

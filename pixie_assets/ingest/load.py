@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pixie_assets.core.failpoints import failpoint
 from pixie_assets.core.sql import bind, render_sql
 from pixie_assets.core.warehouse import READ_WAIT_SECONDS, connect_when_free
 from pixie_assets.ingest.tables import INGEST_TABLES, IngestTable
@@ -227,6 +228,7 @@ def ingest_partition(
             ensure_unchanged(partition)
             if inserted != rows:
                 raise RuntimeError(f"inserted {inserted} rows, validated {rows}; rolled back")
+            failpoint("ingest.before_commit")
             con.execute("COMMIT")
         except BaseException as error:
             # if ROLLBACK itself fails, closing the connection discards the transaction anyway
@@ -237,6 +239,7 @@ def ingest_partition(
                 raise error.error from None
             raise
     written = time.perf_counter()
+    failpoint("ingest.after_commit")
 
     return IngestReport(
         day=day,

@@ -145,3 +145,62 @@ def test_an_undefined_primary_metric_falls_back(loop, monkeypatch):
     assert evaluation["primary_metric"] == "dr/save_per_request"
     assert evaluation["decision_metric"] == "auc_sent/save"
     assert "undefined, decided on fallback auc_sent/save" in evaluation["reason"]
+
+
+def _landing_bytes(settings: PixieSettings, day: str) -> dict[str, bytes]:
+    """Every landing data file of the day's homefeed partition, by path."""
+    landing = settings.resolved().landing_dir
+    return {
+        str(path.relative_to(landing)): path.read_bytes()
+        for table in ("serving_log", "impressions", "engagements")
+        for path in sorted((landing / table / f"day={day}" / "client=homefeed").glob("*.parquet"))
+    }
+
+
+def _serve(settings: PixieSettings, day: str, model_version: str = "") -> dict:
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=["walk_candidates", "serving_logs"],
+        partition_key=day_client_key(day, "homefeed"),
+        resources={"pixie": settings},
+        run_config={"ops": {"serving_logs": {"config": {"model_version": model_version}}}},
+    )
+    materialization = result.asset_materializations_for_node("serving_logs")[0]
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+@pytest.fixture
+def champion_is_version_2(loop):
+    """@champion moved past day 3's model, as a later day's evaluation would; restored after."""
+    settings, _ = loop
+    resolved = settings.resolved()
+    if not _served_versions(settings, DAYS[2]):
+        run_day(settings, DAYS[2], ["homefeed"], stages=DAY_CLIENT_STAGES[:2])
+    before = aliased_version(resolved, "homefeed", CHAMPION)
+    client = configure_mlflow(resolved)
+    client.set_registered_model_alias("pixie-lightweight-homefeed", CHAMPION, "2")
+    yield settings
+    client.set_registered_model_alias("pixie-lightweight-homefeed", CHAMPION, before)
+
+
+def test_a_rerun_reserves_each_day_with_its_recorded_model_byte_for_byte(champion_is_version_2):
+    """#13 item 7: re-running old days while @champion is v2 rewrites nothing: day 1 stays
+    served by visit count, day 3 by v1, and every landing file keeps its bytes."""
+    settings = champion_is_version_2
+    for day, served in ((DAYS[0], "visit_count"), (DAYS[2], "pixie-lightweight-homefeed/1")):
+        before = _landing_bytes(settings, day)
+        metadata = _serve(settings, day)
+        assert metadata["model_version"] == served
+        assert metadata["model_choice"].startswith("re-run")
+        assert _landing_bytes(settings, day) == before
+
+
+def test_an_explicit_override_reserves_with_another_model_and_records_it(champion_is_version_2):
+    settings = champion_is_version_2
+    metadata = _serve(settings, DAYS[2], model_version="champion")
+    assert metadata["model_version"] == "pixie-lightweight-homefeed/2"
+    assert metadata["previously_served_by"] == "pixie-lightweight-homefeed/1"
+    assert metadata["model_choice"].startswith("override")
+    assert _served_versions(settings, DAYS[2]) == {"pixie-lightweight-homefeed/2"}
+    # and back, by number: the override names any version
+    assert _serve(settings, DAYS[2], model_version="1")["model_version"].endswith("/1")

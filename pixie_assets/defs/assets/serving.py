@@ -25,11 +25,27 @@ from pixie_assets.landing import (
 from pixie_assets.landing.sources import read_table
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
-from pixie_assets.training.registry import serving_scorer
+from pixie_assets.training.serving_model import (
+    choose_serving_model,
+    served_version,
+    serving_scorer_for,
+)
 from pixie_assets.world.simulator import serve_world_day
 from pixie_assets.world.truth import WorldTruth
 
 SERVING_LOG_TABLES = ("serving_log", "impressions", "engagements")
+
+
+class ServeConfig(dg.Config):
+    """Run config of ``serving_logs``."""
+
+    model_version: str = Field(
+        default="",
+        description="Re-serve the partition with this model instead of the one that served it: "
+        "'champion' (the client's @champion now), 'visit_count', or a version number. Empty: "
+        "a first run serves with @champion, and a re-run with the version recorded in the "
+        "partition's serving_log, so a backfill reproduces history.",
+    )
 
 
 class IngestConfig(dg.Config):
@@ -55,19 +71,23 @@ class IngestConfig(dg.Config):
         "@champion (visit count until there is one); landing mode only observes the files."
     ),
 )
-def serving_logs(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.MaterializeResult:
+def serving_logs(
+    context: dg.AssetExecutionContext, config: ServeConfig, pixie: PixieSettings
+) -> dg.MaterializeResult:
     settings = pixie.resolved()
     day_text, client = split_day_client(context.partition_key)
-    config = client_config(client)
     if settings.source != "world":
         return _observe_landing(settings, day_text, client)
     day = date.fromisoformat(day_text)
     folder = settings.candidates_partition_dir(day_text, client)
     candidates = pq.read_table(folder / "candidates.parquet").to_pandas()
 
-    scorer = serving_scorer(settings, client)
+    recorded = served_version(settings.landing_dir, day, client)
+    choice = choose_serving_model(recorded, config.model_version)
+    scorer = serving_scorer_for(settings, client, choice.model)
     context.log.info(
-        f"serving {len(candidates):,} candidates of {client} on {day} with {scorer.version}"
+        f"serving {len(candidates):,} candidates of {client} on {day} with {scorer.version} "
+        f"({choice.reason})"
     )
     started = time.perf_counter()
     users = read_table(settings, "users")
@@ -84,7 +104,7 @@ def serving_logs(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.
         scored = score_candidates(candidates, features, scorer)
     tables = serve_world_day(
         WorldTruth.load(settings.truth_dir),
-        config,
+        client_config(client),
         scored,
         boards=read_table(settings, "boards").to_pandas(),
         pins=pins.to_pandas(),
@@ -98,6 +118,8 @@ def serving_logs(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.
     return dg.MaterializeResult(
         metadata={
             "model_version": scorer.version,
+            "model_choice": choice.reason,
+            "previously_served_by": recorded or "none",
             **{f"rows/{name}": table.num_rows for name, table in tables.items()},
             "impressions_per_request": tables["impressions"].num_rows / requests,
             **{f"actions_per_request/{a}": int(n) / requests for a, n in actions.items()},
