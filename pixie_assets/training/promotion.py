@@ -5,12 +5,18 @@ every blocking check passed. A tie or a missing number never promotes.
 A metric can be undefined on a day — an off-policy estimate without exploration slots to support
 it, an AUC without a positive — so the client may name a fallback metric: the decision is taken
 on the first of its metrics that is defined for both the challenger and its baseline, and the
-reason says so."""
+reason says so.
+
+The metrics decide only while the registry agrees; ``settle_with_registry`` applies what the
+versions' tags and aliases say (``RegistryView``), so that re-running an evaluation never
+rewrites history: a challenger already ``@champion`` stays promoted (an earlier run of the same
+evaluation moved the alias and was killed before writing the review), and a challenger
+trained through an earlier day than the champion never replaces it (a backfill)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -27,6 +33,8 @@ class PromotionDecision:
     baseline_name: str
     baseline: float | None
     required: float | None
+    # the registry rule that overrode the metrics (``REGISTRY_RULES``), "" when they decided
+    guard: str = ""
 
     def as_tags(self) -> dict[str, str]:
         return {
@@ -154,4 +162,70 @@ def review_description(
         f"Evaluated on {config.name} logs of {day} (primary metric {config.primary_metric}, "
         f"decided on {decision.metric}).\n"
         f"Decision: {verdict} — {decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run_id}"
+    )
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """What the registry says about the evaluated challenger: the days the challenger and the
+    current ``@champion`` were trained through (version tag ``day``; None without a version),
+    and whether ``@champion`` already points at the challenger."""
+
+    challenger_day: str | None
+    champion_day: str | None
+    challenger_is_champion: bool = False
+
+
+@dataclass(frozen=True)
+class RegistryRule:
+    """A rule of the registry that overrides the metrics' decision when it applies."""
+
+    name: str
+    promote: bool
+    applies: Callable[[RegistryView], bool]
+    reason: Callable[[RegistryView], str]
+
+
+def _champion_trained_later(view: RegistryView) -> bool:
+    # ISO dates compare as text
+    return (
+        view.challenger_day is not None
+        and view.champion_day is not None
+        and view.challenger_day < view.champion_day
+    )
+
+
+# In order; the first that applies decides. Whether a rule applies depends on the view only,
+# never on the metrics, so an operator can tell from the registry what an evaluation will do.
+REGISTRY_RULES: tuple[RegistryRule, ...] = (
+    RegistryRule(
+        "already_champion",
+        promote=True,
+        applies=lambda view: view.challenger_is_champion,
+        reason=lambda view: "already @champion (an earlier evaluation promoted it)",
+    ),
+    RegistryRule(
+        "champion_trained_later",
+        promote=False,
+        applies=_champion_trained_later,
+        reason=lambda view: (
+            f"champion trained on a later day ({view.champion_day}) than the challenger "
+            f"({view.challenger_day}): an older model never replaces a newer champion"
+        ),
+    ),
+)
+
+
+def settle_with_registry(decision: PromotionDecision, view: RegistryView) -> PromotionDecision:
+    """``decision`` as the registry allows it: the first of ``REGISTRY_RULES`` that applies
+    decides, and the reason keeps what the metrics said; otherwise ``decision`` unchanged."""
+    rule = next((r for r in REGISTRY_RULES if r.applies(view)), None)
+    if rule is None:
+        return decision
+    metrics_said = f"the metrics alone: {decision.reason}"
+    return replace(
+        decision,
+        promote=rule.promote,
+        reason=f"{rule.reason(view)}; {metrics_said}",
+        guard=rule.name,
     )

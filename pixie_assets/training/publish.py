@@ -1,4 +1,8 @@
-"""One MLflow run per trained model, and its registry version as the client's challenger."""
+"""One MLflow run per trained model, and its registry version as the client's challenger.
+
+The run ends FINISHED only once the version is registered (with all its tags) and
+``@challenger`` points at it; a process killed before that leaves the run RUNNING, and the next
+training of the same (day, client) ends it as KILLED (``tracking.end_stale_runs``)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import TYPE_CHECKING
 import mlflow
 
 from pixie_assets.core.clients import ClientConfig
+from pixie_assets.core.failpoints import failpoint
 from pixie_assets.core.plots import close_figure, pyplot
 from pixie_assets.core.settings import Settings
 from pixie_assets.serving.featurize import FeatureSpec
@@ -16,11 +21,23 @@ from pixie_assets.training.tracking import (
     CHALLENGER,
     LoggedModel,
     configure_mlflow,
+    end_stale_runs,
     log_scorer_model,
+    partition_tags,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class Published:
+    """A challenger as registered: its version, its MLflow run, and the runs of the same
+    partition that killed processes had left RUNNING and that this run ended as KILLED."""
+
+    logged: LoggedModel
+    run_id: str
+    repaired_runs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,19 +68,14 @@ def publish_challenger(
     window: TrainingWindow,
     label_counts: dict[str, float],
     dagster_run_id: str,
-) -> tuple[LoggedModel, str]:
+) -> Published:
     """Log the run (parameters, data window, counts, metrics, importance plot), register the
-    model version with its tags, and point ``@challenger`` at it. Returns (version, run id)."""
+    model version with its tags, and point ``@challenger`` at it, all before the run ends."""
     client = configure_mlflow(settings)
-    with mlflow.start_run(run_name=f"{config.name} {day} {strategy}") as run:
-        mlflow.set_tags(
-            {
-                "client": config.name,
-                "day": day,
-                "strategy": strategy,
-                "dagster_run_id": dagster_run_id,
-            }
-        )
+    tags = {**partition_tags(config.name, day, dagster_run_id), "strategy": strategy}
+    with mlflow.start_run(run_name=f"{config.name} {day} {strategy}", tags=tags) as run:
+        failpoint("train.after_run_start")
+        repaired = end_stale_runs(client, run, {"client": config.name, "day": day})
         mlflow.log_params(
             {
                 "client": config.name,
@@ -90,5 +102,6 @@ def publish_challenger(
             config.name,
             tags={"day": day, "strategy": strategy, "dagster_run_id": dagster_run_id},
         )
-    client.set_registered_model_alias(logged.name, CHALLENGER, logged.version)
-    return logged, run.info.run_id
+        failpoint("train.after_register")
+        client.set_registered_model_alias(logged.name, CHALLENGER, logged.version)
+    return Published(logged, run.info.run_id, tuple(repaired))

@@ -4,11 +4,18 @@ experiment, one registered model per client, aliases instead of stages.
 Every run the loop writes is logged here, so that the assets only call the domain and attach
 Dagster metadata: trained models (``log_scorer_model``), evaluations (``log_evaluation_run``,
 read back by ``evaluation_trend``), strategy studies (``log_study_run``) and replays
-(``log_replay_run``)."""
+(``log_replay_run``).
+
+Writes are ordered so that a process killed at any point (OOM killer, ``kill -9``) leaves nothing
+half-visible: a model version is created with all its tags in one registry transaction, including
+the SHA-256 of its stored files (``code_sha256``), which ``registry.load_scorer`` checks before
+MLflow executes the stored code; a run left RUNNING by a killed process is ended as KILLED by the
+next run of its partition (``end_stale_runs``)."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -22,6 +29,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Run
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
@@ -73,40 +81,148 @@ def configure_mlflow(settings: Settings, experiment: str = EXPERIMENT) -> Mlflow
     return client
 
 
+# --- partition runs ------------------------------------------------------------------------------
+
+REPAIRED_BY_TAG = "pixie.repaired_by"
+
+
+def partition_tags(client: str, day: str, dagster_run_id: str) -> dict[str, str]:
+    """The tags that name a run's (day, client) partition; given to ``start_run`` so a run is
+    findable by its partition from its first instant, even when its process dies right away."""
+    return {"client": client, "day": day, "dagster_run_id": dagster_run_id}
+
+
+def running_runs(
+    mlflow_client: MlflowClient, experiment_ids: Sequence[str], tags: Mapping[str, str]
+) -> list[Run]:
+    """The runs in RUNNING state in ``experiment_ids`` that carry every one of ``tags``."""
+    clauses = [f"tags.{key} = '{value}'" for key, value in tags.items()]
+    filter_string = " and ".join([*clauses, "attributes.status = 'RUNNING'"])
+    return list(mlflow_client.search_runs(list(experiment_ids), filter_string=filter_string))
+
+
+def end_stale_runs(
+    mlflow_client: MlflowClient, run: Run, partition: Mapping[str, str]
+) -> list[str]:
+    """End as KILLED every other RUNNING run of ``run``'s experiment and partition (tags
+    ``client`` and ``day``), noting ``run`` as the repairer (tag ``pixie.repaired_by``); returns
+    their ids.
+
+    A run that is RUNNING when another run of its partition starts was left by a killed
+    process: the writers of a partition (``lightweight_model``, ``model_evaluation``) are in
+    the Dagster pool ``mlflow``, whose limit of 1 (``dagster.yaml``) lets one such step run at a
+    time, so no live process holds a run of the partition while this one starts. Code that
+    writes these experiments outside Dagster must keep to that rule."""
+    stale = [
+        found.info.run_id
+        for found in running_runs(mlflow_client, [run.info.experiment_id], partition)
+        if found.info.run_id != run.info.run_id
+    ]
+    for run_id in stale:
+        mlflow_client.set_tag(run_id, REPAIRED_BY_TAG, run.info.run_id)
+        mlflow_client.set_terminated(run_id, "KILLED")
+    return stale
+
+
+# --- model versions and the integrity of their stored code -------------------------------------
+
+CODE_SHA256_TAG = "code_sha256"
+CODE_FILES_TAG = "code_files"
+# MLflow itself writes this file (model name and version) into a model folder it downloads
+# through ``models:/`` URIs, the stored folder included when the store is local: not content.
+UNHASHED_FILES = frozenset({"registered_model_meta"})
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model version's stored files are not the ones registered: loading would execute code
+    nobody registered."""
+
+
+def model_file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a model folder, by path relative to it (``/``-separated),
+    sorted by path.
+
+    Every file, not only ``pyfunc_model.py`` and ``code/``: ``MLmodel`` names the loader and the
+    code file, a file added under ``code/`` (a ``duckdb.py`` say) shadows an import because
+    MLflow puts that folder first on ``sys.path``, and ``feature_spec.json`` holds SQL that
+    runs. A change to any of them changes what loading executes."""
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative not in UNHASHED_FILES:
+            with path.open("rb") as handle:
+                digests[relative] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return dict(sorted(digests.items()))
+
+
+def digests_sha256(digests: Mapping[str, str]) -> str:
+    """One SHA-256 over the per-file digests: ``<path>\t<sha256>\n`` lines sorted by path."""
+    listing = "".join(f"{path}\t{digest}\n" for path, digest in sorted(digests.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def code_tags(folder: Path) -> dict[str, str]:
+    """The version tags that pin a model folder's contents: ``code_sha256`` (the one value to
+    compare) and ``code_files`` (per-file digests, JSON, to name what changed)."""
+    digests = model_file_digests(folder)
+    return {
+        CODE_SHA256_TAG: digests_sha256(digests),
+        CODE_FILES_TAG: json.dumps(digests, separators=(",", ":")),
+    }
+
+
+def download_model(artifact_uri: str, destination: Path) -> Path:
+    """A private copy of a stored model folder: what is hashed is what gets loaded, and nobody
+    can change it between the two (a local store's folder is otherwise used in place)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    return Path(
+        mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination))
+    )
+
+
 @dataclass(frozen=True)
 class LoggedModel:
     name: str
     version: str
     model_uri: str
+    code_sha256: str
 
 
 def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, str]) -> LoggedModel:
     """Log the booster with its feature spec and featurization code as a pyfunc model in the
-    active run, and register it as a new version of the client's model."""
+    active run, then register it as a new version of the client's model with ``tags`` and the
+    stored files' digests (``code_tags``).
+
+    The model is logged unregistered first, so that the digests are taken from the folder as
+    stored; ``mlflow.register_model(tags=…)`` then creates the version and its tags in one
+    registry transaction: no reader ever sees the version without them."""
     with tempfile.TemporaryDirectory() as scratch:
         booster_path = Path(scratch) / "booster.ubj"
         spec_path = Path(scratch) / "feature_spec.json"
         booster.save_model(booster_path)
         spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
-        # The signature documents the inputs; an input example would only add a sample file.
-        warnings.filterwarnings("ignore", message="An input example was not provided")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=pyfunc_model.__file__,
-            code_paths=[featurize.__file__],
-            artifacts={"booster": str(booster_path), "feature_spec": str(spec_path)},
-            registered_model_name=registered_model_name(client),
-            pip_requirements=["xgboost", "duckdb", "pyarrow", "pandas", "numpy"],
-            signature=ModelSignature(
-                inputs=Schema([ColSpec("double", name) for name in spec.feature_names]),
-                outputs=Schema([ColSpec("double", "score")]),
-            ),
-        )
-    version = str(info.registered_model_version)
-    mlflow_client = MlflowClient()
-    for key, value in tags.items():
-        mlflow_client.set_model_version_tag(registered_model_name(client), version, key, value)
-    return LoggedModel(registered_model_name(client), version, info.model_uri)
+        with warnings.catch_warnings():
+            # The signature documents the inputs; an input example would only add a sample
+            # file. MLflow colours the message, so it starts with an escape sequence.
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=pyfunc_model.__file__,
+                code_paths=[featurize.__file__],
+                artifacts={"booster": str(booster_path), "feature_spec": str(spec_path)},
+                pip_requirements=["xgboost", "duckdb", "pyarrow", "pandas", "numpy"],
+                signature=ModelSignature(
+                    inputs=Schema([ColSpec("double", name) for name in spec.feature_names]),
+                    outputs=Schema([ColSpec("double", "score")]),
+                ),
+            )
+        stored = code_tags(download_model(info.model_uri, Path(scratch) / "stored"))
+    version = mlflow.register_model(
+        info.model_uri, registered_model_name(client), tags={**tags, **stored}
+    )
+    return LoggedModel(
+        registered_model_name(client), str(version.version), info.model_uri, stored[CODE_SHA256_TAG]
+    )
 
 
 REPLAY_EXPERIMENT = "pixie-replay"
@@ -158,10 +274,6 @@ def evaluation_metrics(figures: Mapping[str, float], ranker: str = "") -> dict[s
     return {evaluation_metric_name(k, ranker): v for k, v in figures.items()}
 
 
-def _partition_tags(client: str, day: str, dagster_run_id: str) -> dict[str, str]:
-    return {"client": client, "day": day, "dagster_run_id": dagster_run_id}
-
-
 def _log_comparison(frame: pd.DataFrame, table: str) -> None:
     """The comparison as the active run's artifacts: markdown to read, CSV to analyse."""
     mlflow.log_text(table, "comparison.md")
@@ -182,9 +294,10 @@ def log_evaluation_run(
     """One run per (day, client) in experiment ``pixie-evaluation``: the partition and the
     promotion decision as tags, every ranker's figures as ``<ranker>.<metric>``, the comparison
     as artifacts. Returns the run id."""
-    configure_mlflow(settings, EVALUATION_EXPERIMENT)
-    with mlflow.start_run(run_name=f"{client} {day}") as run:
-        mlflow.set_tags(_partition_tags(client, day, dagster_run_id))
+    mlflow_client = configure_mlflow(settings, EVALUATION_EXPERIMENT)
+    tags = partition_tags(client, day, dagster_run_id)
+    with mlflow.start_run(run_name=f"{client} {day}", tags=tags) as run:
+        end_stale_runs(mlflow_client, run, {"client": client, "day": day})
         mlflow.set_tags(dict(decision_tags))
         for evaluation in evaluations:
             mlflow.log_metrics(evaluation_metrics(evaluation.metrics, evaluation.name))
@@ -225,7 +338,7 @@ def log_study_run(
     day = study.eval_day.isoformat()
     configure_mlflow(settings, STUDY_EXPERIMENT)
     with mlflow.start_run(run_name=f"{client} {day}") as parent:
-        mlflow.set_tags(_partition_tags(client, day, dagster_run_id))
+        mlflow.set_tags(partition_tags(client, day, dagster_run_id))
         for arm in study.arms:
             with mlflow.start_run(run_name=arm.arm.name, nested=True):
                 mlflow.log_params(_arm_params(arm, study))

@@ -76,7 +76,7 @@ def test_a_failed_evaluation_moves_no_alias(loop, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("registry unavailable")
 
-    monkeypatch.setattr("pixie_assets.defs.assets.evaluation.record_review", broken)
+    monkeypatch.setattr("pixie_assets.training.registry.set_alias", broken)
     before = aliased_version(settings.resolved(), "homefeed", CHAMPION)
     result = dg.materialize(
         ALL_ASSETS,

@@ -31,16 +31,18 @@ from pixie_assets.training.evaluation import (
     logged_outcomes,
     visit_count_ranker,
 )
-from pixie_assets.training.promotion import decide_on_comparison, review_description
-from pixie_assets.training.registry import (
-    aliased_version,
-    load_scorer,
-    record_review,
-    registry_consistency,
-    set_alias,
-    version_trained_on,
+from pixie_assets.training.promotion import (
+    decide_on_comparison,
+    review_description,
+    settle_with_registry,
 )
-from pixie_assets.training.tracking import CHAMPION, evaluation_trend, log_evaluation_run
+from pixie_assets.training.registry import (
+    commit_decision,
+    evaluation_contenders,
+    load_scorer,
+    registry_consistency,
+)
+from pixie_assets.training.tracking import evaluation_trend, log_evaluation_run
 from pixie_assets.world.counterfactual import evaluation_simulator
 
 
@@ -71,8 +73,10 @@ def _model_rankers(
         dg.AssetCheckSpec(
             "registry_consistency",
             asset="model_evaluation",
-            description="After the decision: one @champion per client once any version was "
-            "promoted (the newest promoted one), and @challenger on the newest version.",
+            description="After the decision: every version carries its training tags "
+            "(day, strategy, dagster_run_id, code_sha256); @champion is tagged promoted and is "
+            "the newest promoted version; @challenger is the newest version; no run of the "
+            "client is left RUNNING by a killed process. Names each problem.",
         )
     ],
     description=(
@@ -93,15 +97,18 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     day = date.fromisoformat(day_text)
     with reader(settings.duckdb_path) as con:
         outcomes = logged_outcomes(con, day, client)
-    challenger_version = version_trained_on(settings, client, (day - timedelta(days=1)).isoformat())
-    champion_version = aliased_version(settings, client, CHAMPION)
+    contenders = evaluation_contenders(settings, client, (day - timedelta(days=1)).isoformat())
+    challenger_version, champion_version = contenders.challenger, contenders.champion
     versions = {"challenger": challenger_version, "champion": champion_version}
     rankers = [visit_count_ranker(outcomes), *_model_rankers(settings, client, outcomes, versions)]
     simulate = evaluation_simulator(settings, config, day)
     evaluations = evaluate_rankers(outcomes, rankers, config, simulate)
     frame = comparison_frame(evaluations)
     table = comparison_markdown(frame, config.primary_metric)
-    decision = decide_on_comparison(config, frame, checks_passed=has_impressions(outcomes))
+    decision = settle_with_registry(
+        decide_on_comparison(config, frame, checks_passed=has_impressions(outcomes)),
+        contenders.view,
+    )
     context.log.info(f"{client} {day_text}: {decision.reason}")
 
     run_id = log_evaluation_run(
@@ -114,16 +121,15 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         decision_tags=decision.as_tags(),
         dagster_run_id=context.run.run_id,
     )
-    if challenger_version is not None:
-        record_review(
+    if challenger_version is not None:  # alias first, then the review that records it
+        commit_decision(
             settings,
             client,
             challenger_version,
+            decision,
             {**decision.as_tags(), "evaluated_on": day_text},
             review_description(config, day_text, decision, table, run_id),
         )
-        if decision.promote:  # the last step: a failed run never moves the alias
-            set_alias(settings, client, CHAMPION, challenger_version)
 
     consistency = registry_consistency(settings, client)
     metadata = {
@@ -144,7 +150,12 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
             dg.AssetCheckResult(
                 check_name="registry_consistency",
                 passed=bool(consistency["consistent"]),
-                metadata={k: v for k, v in consistency.items() if k != "consistent"},
+                metadata={
+                    **{k: v for k, v in consistency.items() if k not in ("consistent", "problems")},
+                    "problems": dg.MetadataValue.md(
+                        "\n".join(f"- {p}" for p in consistency["problems"]) or "none"
+                    ),
+                },
             )
         ],
     )

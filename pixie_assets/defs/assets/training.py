@@ -165,7 +165,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "positives": float((examples["label"] > 0).sum()) if not regression else float("nan"),
     }
     window = TrainingWindow(days[0].isoformat(), days[-1].isoformat(), len(days))
-    logged, run_id = publish_challenger(
+    published = publish_challenger(
         settings,
         config,
         trained,
@@ -176,6 +176,12 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         label_counts,
         context.run.run_id,
     )
+    logged, run_id = published.logged, published.run_id
+    if published.repaired_runs:
+        context.log.warning(
+            f"ended as KILLED the runs a killed training of {client} {day_text} had left "
+            f"RUNNING: {', '.join(published.repaired_runs)}"
+        )
     figure = importance_figure(trained.importance, f"{client} {day_text}")
     importance_plot = plot_markdown(figure, "feature importance")
     context.log.info(f"registered {logged.name} version {logged.version} as @challenger")
@@ -184,6 +190,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "model_version": logged.version,
             "registered_model": logged.name,
             "mlflow_run_id": run_id,
+            "code_sha256": logged.code_sha256,
             "strategy": strategy,
             "window": f"{window.first_day}..{window.last_day}",
             **{k: float(v) for k, v in trained.metrics.items()},
