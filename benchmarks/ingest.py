@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from pixie_assets.core import contract
 from pixie_assets.ingest import ingest_partition
-from pixie_assets.landing import data_files, partition_dir
+from pixie_assets.landing import data_files, mark_complete, partition_dir
 
 DAY = date(2026, 11, 1)
 CLIENT = "homefeed"
@@ -146,6 +146,8 @@ def write_landing(
             engagements, folders["engagements"] / f"part-{part}.parquet", compression="zstd"
         )
         counts["engagements"] += engagements.num_rows
+    for folder in folders.values():
+        mark_complete(folder)  # the writer is done: ingestion refuses an unmarked folder
     return counts
 
 

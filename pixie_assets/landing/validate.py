@@ -10,9 +10,10 @@ column, instead of failing on the first bad file deep inside a graph build or a 
   set of files (path, inode, size, modification time), so the many ``read_table`` calls of one
   process validate a folder once.
 - ``inspect_partition`` and ``check_contents`` check one (day, client) partition before ingestion
-  writes anything: first the footers only, then the rows in one DuckDB pass per table, narrowed
-  to the columns that identify a row. ``ensure_unchanged`` then guards the write against files
-  replaced meanwhile, and ``explain_nulls`` names the files behind a NOT NULL failure.
+  writes anything: first that each folder is marked complete (``_SUCCESS``), then the footers,
+  then the rows in one DuckDB pass per table, narrowed to the columns that identify a row.
+  ``ensure_unchanged`` then guards the write against files replaced meanwhile, and
+  ``explain_nulls`` names the files behind a NOT NULL failure.
 
 Both use the same listing (``layout``), footer check (``schema.check_footer``) and row rules
 (``rules``), so a file is judged, and described, the same way wherever it is read.
@@ -35,11 +36,13 @@ from pixie_assets.landing.layout import (
     PARTITION_TABLES,
     REQUIRED_PARTITION_TABLES,
     SOURCE_TABLES,
+    SUCCESS_MARKER,
     Fingerprint,
     LandingFile,
     data_files,
     fingerprint,
     glob_problem,
+    is_complete,
     leaf_contents,
     partition_dir,
     scan_table,
@@ -85,6 +88,24 @@ class LandingValidationError(LandingError):
             f"landing partition day={day.isoformat()} client={client} rejected, nothing was "
             "ingested",
             problems,
+        )
+
+
+class PartitionIncompleteError(LandingValidationError):
+    """A folder of the partition has no ``_SUCCESS`` marker: its writer has not finished (or
+    died), so its files may be half written; nothing was ingested. A refused partition like any
+    other for its callers, but not a contract breach: ingest again once the writer has written
+    the marker (the landing sensor does so by itself)."""
+
+    def __init__(self, day: date, client: str, problems: Sequence[str]) -> None:
+        self.day = day
+        self.client = client
+        LandingError.__init__(
+            self,
+            f"landing partition day={day.isoformat()} client={client} is not complete, nothing "
+            "was ingested",
+            problems,
+            hint=f"; a writer marks a finished folder with an empty {SUCCESS_MARKER} file",
         )
 
 
@@ -264,11 +285,28 @@ def _inspect_table(
     return TableFiles(table, folder, tuple(files), rows, tuple(identities))
 
 
+def ensure_complete(landing_dir: Path, day: date, client: str) -> None:
+    """Raise ``PartitionIncompleteError`` naming each folder of the partition that exists but has
+    no ``_SUCCESS`` marker, before any file of it is read: a half-written file would otherwise
+    be reported as corrupt, or a partly written folder loaded as if it were whole. A missing
+    required folder is left to ``inspect_partition``, which names what it expected there."""
+    problems = [
+        f"{folder}: no {SUCCESS_MARKER} marker, its writer has not finished"
+        for table in PARTITION_TABLES
+        if (folder := partition_dir(landing_dir, table, day, client)).is_dir()
+        and not is_complete(folder)
+    ]
+    if problems:
+        raise PartitionIncompleteError(day, client, problems)
+
+
 def inspect_partition(landing_dir: Path, day: date, client: str) -> dict[str, TableFiles]:
     """Every table's files of the partition, with their footers checked against the contract.
 
-    Raises ``LandingValidationError`` listing every missing folder, unreadable file, missing
-    column and mistyped column found."""
+    Raises ``PartitionIncompleteError`` first if a folder lacks its ``_SUCCESS`` marker, then
+    ``LandingValidationError`` listing every missing folder, unreadable file, missing column
+    and mistyped column found."""
+    ensure_complete(Path(landing_dir), day, client)
     problems: list[str] = []
     found = {
         table: _inspect_table(Path(landing_dir), table, day, client, problems)

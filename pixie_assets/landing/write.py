@@ -1,12 +1,16 @@
 """Writing data in the landing layout: a served partition (world mode's simulator standing in for
 an online service) and whole tables (a CSV or warehouse export, a converted public dataset).
+
+Every folder written is finished with an empty ``_SUCCESS`` marker after its data
+(``layout.SUCCESS_MARKER``), the convention the landing sensor and ingestion rely on to tell a
+finished partition from one still being written; these writers are the reference for it.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixie_assets.core.files import staged_directory, write_parquet
-from pixie_assets.landing.layout import DAILY_CLIENT, FLAT, LAYOUT, partition_dir
+from pixie_assets.landing.layout import (
+    DAILY_CLIENT,
+    FLAT,
+    LAYOUT,
+    SUCCESS_MARKER,
+    mark_complete,
+    partition_dir,
+)
 from pixie_assets.landing.rules import TIME_COLUMN
 from pixie_assets.landing.schema import SCHEMAS
 
@@ -28,14 +39,23 @@ _WRITERS = max(1, min(4, os.cpu_count() or 1))
 def write_partition(
     landing_dir: Path, day: date | str, client: str, tables: dict[str, pa.Table]
 ) -> None:
-    """One (day, client) partition, one file per table. Every table is staged first and the
-    folders are swapped in only when all are written, so readers never see half a partition."""
+    """One (day, client) partition, one file per table. Every table is staged first, with its
+    ``_SUCCESS`` marker, and the folders are swapped in only when all are written, so readers
+    never see half a partition and each folder appears already marked complete."""
     with ExitStack() as stack:
         for table, data in tables.items():
             folder = stack.enter_context(
                 staged_directory(partition_dir(landing_dir, table, day, client))
             )
             write_parquet(data, folder / "part-0.parquet")
+            mark_complete(folder)
+
+
+def _unmark(folder: str | Path) -> None:
+    """Withdraw a folder's marker before adding to it: a reader must not take the folder for
+    finished while a new file is half written (the marker returns once it is done)."""
+    with suppress(FileNotFoundError):
+        os.remove(os.path.join(folder, SUCCESS_MARKER))
 
 
 def _split_by_day(
@@ -59,7 +79,8 @@ def write_landing_table(
     """Write ``data`` in the contract layout: one file for users/pins/boards, one file per day
     of the event time for saves/engagements (inside ``client=<client>/`` when given), so a CSV
     or warehouse export becomes a landing folder in one call. Columns are cast to the contract
-    schema first, so a wrong column fails here, not at read time.
+    schema first, so a wrong column fails here, not at read time. Each folder written ends with
+    its ``_SUCCESS`` marker (withdrawn while a file is added to a folder that had one).
 
     Days come from one stable sort by event time and zero-copy slices, written a few files at a
     time: a long public log (MovieLens spans 20+ years) is thousands of day files, most of a few
@@ -69,8 +90,10 @@ def write_landing_table(
     folder = root / table
     if LAYOUT[table] == FLAT:
         folder.mkdir(parents=True, exist_ok=True)
+        _unmark(folder)
         path = folder / f"{name}.parquet"
         write_parquet(data, path)
+        mark_complete(folder)
         return [path]
     if LAYOUT[table] == DAILY_CLIENT and client is None:
         raise ValueError(f"{table} is written per client: pass client=")
@@ -89,12 +112,14 @@ def write_landing_table(
     def write(chunk: range) -> None:
         for i in chunk:
             os.makedirs(folders[i], exist_ok=True)
+            _unmark(folders[i])
             rows = data.slice(int(starts[i]), int(ends[i] - starts[i]))
             target = os.path.join(folders[i], file_name)
             if rows.num_rows < _SMALL_FILE_ROWS:
                 pq.write_table(rows, target, compression="none", use_dictionary=False)
             else:
                 write_parquet(rows, Path(target))
+            mark_complete(folders[i])
 
     step = max(1, -(-len(folders) // (_WRITERS * 8)))
     chunks = [range(i, min(i + step, len(folders))) for i in range(0, len(folders), step)]

@@ -1,7 +1,8 @@
 """Small hand-built landing partitions (tens of rows) and a snapshot of the DuckDB tables.
 
 Every table is built in the exact contract schema; a test that wants a bad file starts from a good
-one and breaks one thing, so the failure it expects is the only one present.
+one and breaks one thing, so the failure it expects is the only one present. Folders are written
+as a finished writer leaves them: data files, then the ``_SUCCESS`` marker.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixie_assets.core import contract
-from pixie_assets.landing import partition_dir
+from pixie_assets.landing import mark_complete, partition_dir
 
 DAY = date(2026, 11, 1)
 CLIENT = "homefeed"
@@ -109,18 +110,24 @@ def write_file(
     day: date = DAY,
     client: str = CLIENT,
     name: str = "part-0.parquet",
+    complete: bool = True,
 ) -> Path:
+    """One file into the partition's folder of ``table``, then (``complete``) the folder's
+    ``_SUCCESS`` marker, as a finished writer leaves it."""
     folder = partition_dir(landing, table, day, client)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     pq.write_table(data, path)
+    if complete:
+        mark_complete(folder)
     return path
 
 
 def write_partition(
     landing: Path, tables: Mapping[str, pa.Table], day: date = DAY, client: str = CLIENT
 ) -> dict[str, Path]:
-    """Each table as one file, replacing whatever files the partition had."""
+    """Each table as one file, replacing whatever files the partition had, each folder marked
+    complete."""
     paths = {}
     for table, data in tables.items():
         folder = partition_dir(landing, table, day, client)
