@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pixie_assets_tests.operations.pool_jobs import HOLDING
 from pixie_assets_tests.readme import bash_commands
 from pixie_assets_tests.replay import builders
 
@@ -140,15 +142,67 @@ def test_the_synthetic_world_commands_run_as_written(tmp_path):
 
 @pytest.mark.slow
 def test_running_one_asset_by_hand_works_as_written(tmp_path):
+    """The by-hand commands, then the *Operations* commands in the same shell set-up: a dead
+    run's slot seen and released, a partition re-served with its recorded model, then on
+    purpose with another."""
     commands = bash_commands("Running one asset by hand")
     assert "export PIXIE_HOME=/tmp/pixie PIXIE_WORLD_SCALE=tiny" in commands
     home = Path("/tmp/pixie")
     shutil.rmtree(home, ignore_errors=True)
     before = _leftover_dagster_homes()
-    _run(commands, _env(tmp_path))
+    env = _env(tmp_path)
+    _run(commands, env)
     assert (home / "world").is_dir()
     assert (home / "graph" / "day=2026-11-01").is_dir()
     assert any((home / "candidates" / "day=2026-11-01" / "client=homefeed").glob("*.parquet"))
     assert any((home / "dagster_home").iterdir()), "the runs were not kept in DAGSTER_HOME"
+
+    shell = [c for c in commands if c.startswith(("source ", "export "))]
+    operations = bash_commands("Operations")
+    dead_run = _kill_a_slot_holder(
+        {**env, "PIXIE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home")}
+    )
+    output = _run(shell + operations, env)
+    assert f"{dead_run}  STARTED" in output and "(dead)" in output
+    assert f"Run {dead_run} held pool slots" in output and "released 1 run(s)" in output
+    served = _serving_metadata(home / "dagster_home")
+    assert served[-2]["model_choice"].startswith("first serve")  # by hand served no day yet
+    assert served[-1]["model_choice"].startswith("override: model_version='champion'")
     assert _leftover_dagster_homes() == before
     shutil.rmtree(home, ignore_errors=True)
+
+
+def _kill_a_slot_holder(env: dict[str, str]) -> str:
+    """A run that takes the duckdb pool's slot and is then killed with SIGKILL; its run id."""
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "pixie_assets_tests.operations.pool_jobs", "holder"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in holder.stdout:  # blocks until the holder's step owns the slot
+        if HOLDING in line:
+            break
+    holder.kill()
+    assert holder.wait() == -signal.SIGKILL
+    with _instance(env["DAGSTER_HOME"]) as instance:
+        (run_id,) = instance.event_log_storage.get_concurrency_run_ids()
+    return run_id
+
+
+def _instance(dagster_home: str):
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(dagster_home)
+
+
+def _serving_metadata(dagster_home: Path) -> list[dict]:
+    """The metadata of every serving_logs materialization, oldest first."""
+    import dagster as dg
+
+    with _instance(str(dagster_home)) as instance:
+        records = instance.fetch_materializations(dg.AssetKey("serving_logs"), limit=10).records
+    ordered = sorted(records, key=lambda r: r.storage_id)
+    return [{k: v.value for k, v in r.asset_materialization.metadata.items()} for r in ordered]

@@ -149,3 +149,19 @@ def ensure_dagster_home(env: Mapping[str, str] | None = None) -> Path:
     if not target.exists() or target.read_text() != wanted:
         target.write_text(wanted)
     return home
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pixie_assets.core.settings dagster-home``: create ``$DAGSTER_HOME`` (default
+    ``$PIXIE_HOME/dagster_home``) with the project's instance configuration and print its path,
+    for shells that run Dagster commands by hand (``export DAGSTER_HOME=$(…)``)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["dagster-home"]:
+        raise SystemExit("usage: python -m pixie_assets.core.settings dagster-home")
+    print(ensure_dagster_home())
+
+
+if __name__ == "__main__":
+    main()

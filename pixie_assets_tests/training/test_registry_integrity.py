@@ -116,6 +116,7 @@ def test_a_killed_training_leaves_no_untagged_version_and_its_rerun_repairs(
     assert report["challenger"] == published.logged.version
 
 
+@pytest.mark.slow  # a few seconds: published and evaluated versions
 def test_a_training_run_finishes_after_its_version_is_the_challenger(home, monkeypatch):
     _no_separate_tag_writes(monkeypatch)
     published = publish_tiny(home, DAY)
@@ -165,6 +166,7 @@ def test_a_killed_promotion_never_tags_before_the_alias_and_its_rerun_completes_
     assert _consistency(home)["consistent"], _consistency(home)
 
 
+@pytest.mark.slow  # a few seconds: published and evaluated versions
 def test_evaluating_a_day_whose_challenger_already_serves_keeps_it_promoted(home):
     """A repeated evaluation of the day that promoted version 2 neither demotes it nor judges
     it against itself: it stays @champion, tagged promoted, and the reason says why."""
@@ -177,6 +179,7 @@ def test_evaluating_a_day_whose_challenger_already_serves_keeps_it_promoted(home
     assert _consistency(home)["consistent"]
 
 
+@pytest.mark.slow  # a few seconds: published and evaluated versions
 def test_re_evaluating_an_old_day_never_replaces_a_later_champion_nor_its_review(home):
     _champion_then_challenger(home)
     assert evaluate_tiny(home, NEXT_DAY, challenger=0.8, baseline=0.7).promote
@@ -228,9 +231,10 @@ SENTINEL_CODE = "\nimport pathlib\npathlib.Path({path!r}).write_text('executed')
     "stored_file",
     [
         "pyfunc_model.py",  # the models-from-code entry point, executed on every load
-        "code/featurize.py",  # a code_paths file
-        "code/duckdb.py",  # a file added beside it: code/ is first on sys.path, so it shadows
-        "MLmodel",  # names the loader and the code file
+        pytest.param("code/featurize.py", marks=pytest.mark.slow),  # a code_paths file
+        # a file added beside it: code/ is first on sys.path, so it shadows the real duckdb
+        pytest.param("code/duckdb.py", marks=pytest.mark.slow),
+        pytest.param("MLmodel", marks=pytest.mark.slow),  # names the loader and the code file
     ],
 )
 def test_a_tampered_stored_file_is_refused_before_any_code_runs(home, tmp_path, stored_file):
@@ -260,6 +264,7 @@ def test_a_version_without_code_sha256_is_refused(home):
     assert f"version {version} lacks tag(s) code_sha256" in _consistency(home)["problems"]
 
 
+@pytest.mark.slow  # a few seconds: published and evaluated versions
 def test_a_version_registered_before_digests_can_be_pinned_once(home):
     version = publish_tiny(home, DAY).logged.version
     client = _client(home)
