@@ -39,6 +39,7 @@ MAP_END = "<!-- module-map:end -->"
 DAGSTER_ALLOWED = ("defs/", "demo.py", "definitions.py")
 WORLD_FREE = ("training/", "serving/")
 CORE = "core/"
+DISTRIBUTED = "distributed/"
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,17 @@ def _first(imp: Import, wanted) -> str | None:
 
 def boundary_violations(root: Path) -> dict[str, list[str]]:
     """Violations of each boundary, one line per offending statement: ``file:line: imports m``."""
-    out: dict[str, list[str]] = {"dagster": [], "world": [], "core": []}
+    out: dict[str, list[str]] = {"dagster": [], "world": [], "core": [], "distributed": []}
     rules = {
         "dagster": (lambda p: not _inside(p, DAGSTER_ALLOWED), _is_dagster),
         "world": (lambda p: _inside(p, WORLD_FREE), lambda m: _project_package(m) == "world"),
         "core": (
             lambda p: _inside(p, (CORE,)),
             lambda m: _project_package(m) not in (None, "core"),
+        ),
+        "distributed": (
+            lambda p: _inside(p, (DISTRIBUTED,)),
+            lambda m: _project_package(m) not in (None, "core", "distributed"),
         ),
     }
     for path in _modules(root):
@@ -212,6 +217,15 @@ def test_core_imports_no_other_project_package():
     )
 
 
+def test_distributed_imports_only_core():
+    found = boundary_violations(REPO)["distributed"]
+    assert not found, _report(
+        found,
+        "pixie_assets/distributed/ imports a project package other than core (it runs any "
+        "package's tasks and depends on none of them; docs/architecture.md §2)",
+    )
+
+
 def _doc_text() -> str:
     path = REPO / DOC
     assert path.is_file(), f"{DOC} is missing: it holds the module map these tests check"
@@ -273,7 +287,7 @@ CLEAN_TREE = {
 
 def test_boundary_checker_passes_a_tree_that_keeps_the_rules(tmp_path):
     root = _write(tmp_path, CLEAN_TREE)
-    assert boundary_violations(root) == {"dagster": [], "world": [], "core": []}
+    assert boundary_violations(root) == {"dagster": [], "world": [], "core": [], "distributed": []}
 
 
 @pytest.mark.parametrize(
@@ -304,6 +318,7 @@ def test_boundary_checker_passes_a_tree_that_keeps_the_rules(tmp_path):
             "pixie_assets.landing",
         ),
         ("core/quality.py", "from ..graph import csr\n", "core", "pixie_assets.graph"),
+        ("distributed/shards.py", "from pixie_assets import graph\n", "distributed", "graph"),
     ],
 )
 def test_boundary_checker_names_file_line_and_import(tmp_path, name, text, rule, expected):

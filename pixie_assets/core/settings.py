@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +30,39 @@ class SettingsError(ValueError):
     """A setting has a value the project cannot use; the message names the variable."""
 
 
+_DASK_LOCAL = re.compile(r"^local:([1-9]\d*)$")
+_DASK_REMOTE = re.compile(r"^(tcp|tls)://[^\s/:]+:\d+$")
+
+
+@dataclass(frozen=True)
+class DaskSpec:
+    """Where shards of heavy work run (``PIXIE_DASK``): in this process (neither field), on a
+    local cluster of ``workers`` processes, or on the scheduler at ``address``."""
+
+    workers: int | None = None
+    address: str | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return self.workers is None and self.address is None
+
+
+def parse_dask_setting(text: str) -> DaskSpec:
+    """``PIXIE_DASK``: empty, ``local:N`` or ``tcp://host:port``; anything else is an error
+    naming the value."""
+    text = text.strip()
+    if not text:
+        return DaskSpec()
+    if local := _DASK_LOCAL.match(text):
+        return DaskSpec(workers=int(local[1]))
+    if _DASK_REMOTE.match(text):
+        return DaskSpec(address=text)
+    raise SettingsError(
+        f"PIXIE_DASK={text!r} is not empty, local:N (N ≥ 1 worker processes) or "
+        "tcp://host:port (a running Dask scheduler)"
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; paths are absolute."""
@@ -39,6 +73,7 @@ class Settings:
     start_day: date = date.fromisoformat(DEFAULT_START_DAY)
     source: str = DEFAULT_SOURCE
     landing: Path | None = None  # PIXIE_LANDING: your own data's folder (default under home)
+    dask: str = ""  # PIXIE_DASK: where shards run (empty: in process)
 
     def __post_init__(self) -> None:
         if self.world_scale not in WORLD_SCALES:
@@ -47,6 +82,7 @@ class Settings:
             )
         if self.source not in SOURCES:
             raise SettingsError(f"PIXIE_SOURCE={self.source!r} is not one of {', '.join(SOURCES)}")
+        parse_dask_setting(self.dask)
         object.__setattr__(self, "home", Path(self.home).expanduser().resolve())
         if self.landing:
             object.__setattr__(self, "landing", Path(self.landing).expanduser().resolve())
@@ -73,7 +109,12 @@ class Settings:
             start_day=start_day,
             source=env.get("PIXIE_SOURCE", DEFAULT_SOURCE),
             landing=Path(env["PIXIE_LANDING"]) if env.get("PIXIE_LANDING") else None,
+            dask=env.get("PIXIE_DASK", ""),
         )
+
+    @property
+    def dask_spec(self) -> DaskSpec:
+        return parse_dask_setting(self.dask)
 
     # Every path the project writes, in one place.
     @property

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
 
 from pixie_assets.core.settings import Settings
+from pixie_assets.distributed import ShardRunner, open_runner
 
 
 class PixieSettings(dg.ConfigurableResource):
@@ -19,6 +22,7 @@ class PixieSettings(dg.ConfigurableResource):
     start_day: str = "2026-11-01"
     source: str = "world"
     landing: str = ""  # PIXIE_LANDING; empty: $PIXIE_HOME/landing
+    dask: str = ""  # PIXIE_DASK; empty: shards run in the step's process
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PixieSettings:
@@ -29,6 +33,7 @@ class PixieSettings(dg.ConfigurableResource):
             start_day=settings.start_day.isoformat(),
             source=settings.source,
             landing=str(settings.landing or ""),
+            dask=settings.dask,
         )
 
     def resolved(self) -> Settings:
@@ -39,4 +44,12 @@ class PixieSettings(dg.ConfigurableResource):
             start_day=date.fromisoformat(self.start_day),
             source=self.source,
             landing=self.landing or None,
+            dask=self.dask,
         )
+
+    @contextmanager
+    def shard_runner(self) -> Iterator[ShardRunner]:
+        """Where this step's shards run (``PIXIE_DASK``): in process, or on a Dask cluster that
+        a ``local:N`` setting starts here and closes when the block ends."""
+        with open_runner(self.resolved().dask_spec) as runner:
+            yield runner

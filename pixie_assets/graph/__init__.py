@@ -9,7 +9,13 @@ from pixie_assets.graph.build import (
     build_pin_board_graph,
     graph_from_index_edges,
 )
-from pixie_assets.graph.store import PinBoardGraph, load_graph, read_graph_meta, save_graph
+from pixie_assets.graph.store import (
+    PinBoardGraph,
+    cached_graph,
+    load_graph,
+    read_graph_meta,
+    save_graph,
+)
 from pixie_assets.graph.walks import (
     RESULT_COLUMNS,
     WalkParams,
@@ -29,6 +35,7 @@ __all__ = [
     "WalkRequest",
     "allocate_steps",
     "build_pin_board_graph",
+    "cached_graph",
     "graph_from_index_edges",
     "load_graph",
     "multi_hit_boost",

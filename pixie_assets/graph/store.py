@@ -219,3 +219,19 @@ def load_graph(directory: str | os.PathLike, mmap: bool = True) -> PinBoardGraph
 def read_graph_meta(directory: str | os.PathLike) -> dict[str, Any]:
     """The JSON side-car alone (sizes, locales, prune report) without touching the arrays."""
     return json.loads((Path(directory) / META_FILE).read_text())
+
+
+_CACHED: dict[str, tuple[tuple[int, int], PinBoardGraph]] = {}
+
+
+def cached_graph(directory: str | os.PathLike) -> PinBoardGraph:
+    """``load_graph`` once per process and graph: a worker that walks many shards of a day maps
+    the day's arrays once. Keyed by the folder and its side-car's identity (inode, mtime), so a
+    rebuilt graph (saved by swapping the folder) is loaded again; the previous one is dropped."""
+    path = Path(directory).resolve()
+    stat = (path / META_FILE).stat()
+    identity = (stat.st_ino, stat.st_mtime_ns)
+    cached = _CACHED.get(str(path))
+    if cached is None or cached[0] != identity:
+        _CACHED[str(path)] = (identity, load_graph(path))
+    return _CACHED[str(path)][1]

@@ -15,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pixie_assets.core import contract
+from pixie_assets.serving.candidates import read_candidates
 from pixie_assets_tests.loop import run, run_day
 
 DAY = "2026-11-01"
@@ -44,7 +45,7 @@ def _metadata(result, asset):
 def test_candidates_are_written_with_graph_features(tiny_loop):
     settings, _ = tiny_loop
     folder = settings.resolved().candidates_partition_dir(DAY, "homefeed")
-    candidates = pq.read_table(folder / "candidates.parquet").to_pandas()
+    candidates = read_candidates(folder)
     requests = pq.read_table(folder / "requests.parquet").to_pandas()
     assert len(requests) == 400  # 200 per 1,000 users × 2,000 users
     assert set(candidates["request_id"]) <= set(requests["request_id"])
@@ -65,10 +66,8 @@ def test_serving_log_has_the_contract_schema_and_every_candidate(tiny_loop):
         home.landing_dir / "serving_log" / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
     )
     assert log.schema.equals(contract.SERVING_LOG)
-    candidates = pq.read_table(
-        home.candidates_partition_dir(DAY, "homefeed") / "candidates.parquet"
-    )
-    assert log.num_rows == candidates.num_rows
+    candidates = read_candidates(home.candidates_partition_dir(DAY, "homefeed"))
+    assert log.num_rows == len(candidates)
     frame = log.to_pandas()
     sent = frame.groupby("request_id")["sent_to_full_ranker"].sum()
     assert (sent <= 50).all() and sent.max() == 50

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pixie_assets.core.clients import client_config
 from pixie_assets.core.files import staged_directory, write_parquet
@@ -21,9 +22,16 @@ from pixie_assets.defs.metadata import (
 )
 from pixie_assets.defs.partitions import day_client_partitions, day_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
-from pixie_assets.graph import PruneConfig, build_pin_board_graph, load_graph, save_graph
+from pixie_assets.distributed import plan_shards
+from pixie_assets.graph import PruneConfig, build_pin_board_graph, save_graph
 from pixie_assets.landing.sources import read_table
-from pixie_assets.serving.candidates import generate_candidates
+from pixie_assets.serving.candidates import (
+    SHARD_REQUESTS,
+    WalkShardResult,
+    WalkShardTask,
+    request_batch,
+    walk_shard,
+)
 from pixie_assets.serving.queries import (
     engagement_weights,
     recent_engagement_queries,
@@ -143,7 +151,8 @@ def pin_board_graph(
     description=(
         "Top-K Pixie candidates per request of the day's traffic on one client surface, with "
         "graph features (visit_count, visit_rank, query_hits, pin_degree), in "
-        "$PIXIE_HOME/candidates/day=D/client=C/ (requests.parquet, candidates.parquet)."
+        "$PIXIE_HOME/candidates/day=D/client=C/ (requests.parquet, and part-NNNNN.parquet: one "
+        "per shard of 5,000 requests, walked in process or on the Dask cluster of PIXIE_DASK)."
     ),
 )
 def walk_candidates(
@@ -153,7 +162,6 @@ def walk_candidates(
     day_text, client = split_day_client(context.partition_key)
     day = date.fromisoformat(day_text)
     config = client_config(client)
-    graph = load_graph(settings.graph_day_dir(day_text))
 
     engagements = read_table(
         settings, "engagements", before=day, since=day - timedelta(days=config.query_lookback_days)
@@ -170,36 +178,47 @@ def walk_candidates(
         if config.query == "viewed_pin"
         else recent_engagement_queries(requests, weights, config)
     )
-    context.log.info(f"walking {len(requests):,} {client} requests on {day}")
-    candidates, stats = generate_candidates(
-        graph,
-        requests,
-        queries,
-        config,
-        seed=partition_seed(settings.world_seed, day, client, "walks"),
-        user_locales=users.set_index("user_id")["locale"],
-    )
-    context.log.info(
-        f"{stats.candidates:,} candidates, {stats.steps_per_second / 1e6:.1f}M steps/s"
-    )
-
+    batch = request_batch(requests, queries, users.set_index("user_id")["locale"])
+    shards = plan_shards(len(batch), SHARD_REQUESTS)
     target = settings.candidates_partition_dir(day_text, client)
     request_table = pa.Table.from_pandas(
         requests.merge(queries, on="request_id"), preserve_index=False
     )
-    candidate_table = pa.Table.from_pandas(candidates, preserve_index=False)
-    with staged_directory(target) as staging:
+    seed = partition_seed(settings.world_seed, day, client, "walks")
+    started = time.perf_counter()
+    with staged_directory(target) as staging, pixie.shard_runner() as runner:
+        context.log.info(
+            f"walking {len(requests):,} {client} requests on {day} in {len(shards)} shards "
+            f"on {runner.workers} worker(s)"
+        )
         write_parquet(request_table, staging / "requests.parquet")
-        write_parquet(candidate_table, staging / "candidates.parquet")
-
-    per_request = candidates.groupby("request_id").size().to_numpy()
-    per_request = np.concatenate([per_request, np.zeros(stats.requests - len(per_request))])
-    coverage = candidate_coverage(stats.requests, per_request, config.candidates_k)
-    by_rank = candidates.groupby("visit_rank")["visit_count"].mean()
+        tasks = [
+            WalkShardTask(
+                shard=shard,
+                batch=batch.iloc[shard.start : shard.stop],
+                graph_dir=str(settings.graph_day_dir(day_text)),
+                out_dir=str(staging),
+                config=config,
+                seed=seed,
+                threads=runner.task_threads,
+            )
+            for shard in shards
+        ]
+        results = runner.map(walk_shard, tasks)
+        dashboard = runner.dashboard
+    seconds = time.perf_counter() - started
+    summary = _summarize_shards(results)
+    walk_rate = summary["walk_steps"] / max(summary["walk_seconds"], 1e-9)
+    context.log.info(
+        f"{summary['candidates']:,} candidates, {summary['walk_steps'] / seconds / 1e6:.1f}M "
+        f"steps/s over the step ({walk_rate / 1e6:.1f}M inside the walks)"
+    )
+    coverage = candidate_coverage(summary["requests"], summary["per_request"], config.candidates_k)
+    ranks = np.flatnonzero(summary["rank_counts"])
     curve = plot_markdown(
         line_figure(
-            by_rank.index.to_numpy(),
-            {"mean visit count": by_rank.to_numpy()},
+            ranks,
+            {"mean visit count": summary["rank_visits"][ranks] / summary["rank_counts"][ranks]},
             f"{client} {day_text}: visit count by rank",
             "visit rank",
             "boosted visit count",
@@ -207,6 +226,7 @@ def walk_candidates(
         ),
         "visit-count curve",
     )
+    schema = pq.read_schema(target / shards[0].part_name)
     return dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
@@ -219,17 +239,44 @@ def walk_candidates(
         ],
         metadata={
             "visit_count_curve": curve,
-            "requests": stats.requests,
-            "requests_without_candidates": stats.requests_without_candidates,
-            "candidates": stats.candidates,
-            "candidates_per_request": stats.mean_candidates_per_request,
+            "requests": summary["requests"],
+            "requests_without_candidates": summary["requests_without_candidates"],
+            "candidates": summary["candidates"],
+            "candidates_per_request": summary["candidates"] / max(summary["requests"], 1),
             # Coverage: how many different pins the partition's requests reach between them.
-            "distinct_pins": int(candidates["pin_id"].nunique()),
-            "distinct_pins_per_request": candidates["pin_id"].nunique() / max(stats.requests, 1),
-            "walk_steps": stats.walk_steps,
-            "steps_per_second": stats.steps_per_second,
+            "distinct_pins": summary["distinct_pins"],
+            "distinct_pins_per_request": summary["distinct_pins"] / max(summary["requests"], 1),
+            "walk_steps": summary["walk_steps"],
+            "steps_per_second": walk_rate,
+            "step_seconds": seconds,
+            "shards": len(shards),
+            "workers": runner.workers,
+            **({"dask_dashboard": dg.MetadataValue.url(dashboard)} if dashboard else {}),
             "path": dg.MetadataValue.path(str(target)),
-            "dagster/row_count": stats.candidates,
-            "dagster/column_schema": column_schema(candidate_table.schema),
+            "dagster/row_count": summary["candidates"],
+            "dagster/column_schema": column_schema(schema),
         },
     )
+
+
+def _summarize_shards(results: list[WalkShardResult]) -> dict:
+    """The partition's figures from its shards' summaries, as if walked at once."""
+    longest = max(len(r.rank_counts) for r in results)
+
+    def padded(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.sum([np.pad(a, (0, longest - len(a))) for a in arrays], axis=0)
+
+    requests = sum(r.stats.requests for r in results)
+    per_request = np.concatenate([r.per_request for r in results])
+    return {
+        "requests": requests,
+        "requests_without_candidates": sum(r.stats.requests_without_candidates for r in results),
+        "candidates": sum(r.stats.candidates for r in results),
+        # requests without candidates count as zeros, as the coverage check expects
+        "per_request": np.concatenate([per_request, np.zeros(requests - len(per_request))]),
+        "distinct_pins": len(np.unique(np.concatenate([r.distinct_pins for r in results]))),
+        "walk_steps": sum(r.stats.walk_steps for r in results),
+        "walk_seconds": sum(r.stats.walk_seconds for r in results),
+        "rank_visits": padded([r.rank_visits for r in results]),
+        "rank_counts": padded([r.rank_counts for r in results]),
+    }

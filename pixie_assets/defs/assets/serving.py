@@ -23,6 +23,7 @@ from pixie_assets.landing import (
     write_partition,
 )
 from pixie_assets.landing.sources import read_table
+from pixie_assets.serving.candidates import read_candidates
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.training.serving_model import (
@@ -80,7 +81,7 @@ def serving_logs(
         return _observe_landing(settings, day_text, client)
     day = date.fromisoformat(day_text)
     folder = settings.candidates_partition_dir(day_text, client)
-    candidates = pq.read_table(folder / "candidates.parquet").to_pandas()
+    candidates = read_candidates(folder)
 
     recorded = served_version(settings.landing_dir, day, client)
     choice = choose_serving_model(recorded, config.model_version)
