@@ -9,8 +9,9 @@ finished partition from one still being written; these writers are the reference
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,19 +37,35 @@ _SMALL_FILE_ROWS = 4096
 _WRITERS = max(1, min(4, os.cpu_count() or 1))
 
 
+@contextmanager
+def staged_partition(
+    landing_dir: Path, day: date | str, client: str, tables: Iterable[str]
+) -> Iterator[dict[str, Path]]:
+    """One empty staging folder per table of a (day, client) partition, to be filled with any
+    number of part files, by this process or by workers that see the same filesystem (shards of
+    a day's serving). When the block succeeds every folder gets its ``_SUCCESS`` marker and all
+    are swapped in, so readers never see half a partition and each folder appears already
+    marked complete; when it fails none is, and the partition stays as it was."""
+    with ExitStack() as stack:
+        folders = {
+            table: stack.enter_context(
+                staged_directory(partition_dir(landing_dir, table, day, client))
+            )
+            for table in tables
+        }
+        yield folders
+        for folder in folders.values():
+            mark_complete(folder)
+
+
 def write_partition(
     landing_dir: Path, day: date | str, client: str, tables: dict[str, pa.Table]
 ) -> None:
-    """One (day, client) partition, one file per table. Every table is staged first, with its
-    ``_SUCCESS`` marker, and the folders are swapped in only when all are written, so readers
-    never see half a partition and each folder appears already marked complete."""
-    with ExitStack() as stack:
+    """One (day, client) partition, one file per table, written as ``staged_partition``
+    stages and swaps a partition."""
+    with staged_partition(landing_dir, day, client, tables) as folders:
         for table, data in tables.items():
-            folder = stack.enter_context(
-                staged_directory(partition_dir(landing_dir, table, day, client))
-            )
-            write_parquet(data, folder / "part-0.parquet")
-            mark_complete(folder)
+            write_parquet(data, folders[table] / "part-0.parquet")
 
 
 def _unmark(folder: str | Path) -> None:

@@ -125,21 +125,36 @@ def simulate_user_actions(
     )
 
 
-def saves_from_engagements(
-    engagements: pa.Table, boards: pd.DataFrame, pins: pd.DataFrame
-) -> pa.Table:
-    """Saved pins become new pin–board edges: on the user's board of the pin's topic when they
-    have one, else on their first board; users without boards save nowhere (no edge)."""
+@dataclass(frozen=True)
+class SaveTargets:
+    """Where a user's save lands, worked out once per day from the boards (not per batch of
+    requests): the user's board of the pin's topic, else their first board."""
+
+    pin_topic: pd.Series  # topic by pin_id
+    board_by_topic: pd.DataFrame  # user_id, topic, board_id: one board per (user, topic)
+    first_board: pd.Series  # board_id by user_id: each user's first board
+
+    @classmethod
+    def build(cls, boards: pd.DataFrame, pins: pd.DataFrame) -> SaveTargets:
+        """From the contract's boards (board_id, owner_id, topic) and pins (pin_id, topic)."""
+        owned = boards.dropna(subset=["topic"]).drop_duplicates(["owner_id", "topic"])
+        first = boards.sort_values("board_id").drop_duplicates("owner_id")
+        return cls(
+            pin_topic=pins.set_index("pin_id")["topic"],
+            board_by_topic=owned.rename(columns={"owner_id": "user_id"})[
+                ["user_id", "topic", "board_id"]
+            ].reset_index(drop=True),
+            first_board=first.set_index("owner_id")["board_id"],
+        )
+
+
+def place_saves(engagements: pa.Table, targets: SaveTargets) -> pa.Table:
+    """Saved pins become new pin–board edges (``SaveTargets``); users without boards save
+    nowhere (no edge). Rows keep the engagements' order."""
     saved = engagements.filter(pc.equal(engagements["action"], "save")).to_pandas()
-    saved = saved.merge(pins[["pin_id", "topic"]], on="pin_id", how="left")
-    owned = boards.dropna(subset=["topic"]).drop_duplicates(["owner_id", "topic"])
-    first = boards.sort_values("board_id").drop_duplicates("owner_id")[["owner_id", "board_id"]]
-    saved = saved.merge(
-        owned.rename(columns={"owner_id": "user_id"})[["user_id", "topic", "board_id"]],
-        on=["user_id", "topic"],
-        how="left",
-    )
-    fallback = saved["user_id"].map(first.set_index("owner_id")["board_id"])
+    saved["topic"] = saved["pin_id"].map(targets.pin_topic)
+    saved = saved.merge(targets.board_by_topic, on=["user_id", "topic"], how="left")
+    fallback = saved["user_id"].map(targets.first_board)
     saved["board_id"] = saved["board_id"].fillna(fallback)
     saved = saved.dropna(subset=["board_id"])
     return pa.table(
@@ -155,16 +170,20 @@ def saves_from_engagements(
     )
 
 
-def serve_world_day(
+def serve_world_requests(
     truth: WorldTruth,
     config: ClientConfig,
     scored: ScoredCandidates,
-    boards: pd.DataFrame,
-    pins: pd.DataFrame,
+    targets: SaveTargets,
     seed: int,
+    noise_seed: int,
 ) -> dict[str, pa.Table]:
-    """One day of one surface in world mode, after Pixie and the lightweight scorer: the four
-    landing tables an online service would write (serving_log, impressions, engagements, saves)."""
+    """Requests of one surface in world mode, after Pixie and the lightweight scorer: the four
+    landing tables an online service would write (serving_log, impressions, engagements, saves).
+
+    ``seed`` draws the exploration slots and the users' actions, so it belongs to the batch
+    (a shard of the day); ``noise_seed`` keys the full ranker's noise per (request, pin), so it
+    belongs to the day: a request meets the same full ranker whichever shard it is in."""
     rng = np.random.default_rng(seed)
     sent_mask = choose_for_full_ranker(
         scored.request_codes,
@@ -174,11 +193,11 @@ def serve_world_day(
         rng,
     )
     sent = scored.candidates.loc[sent_mask, ["request_id", "user_id", "ts", "pin_id"]]
-    result = run_full_ranker(truth, config, sent.reset_index(drop=True), seed)
+    result = run_full_ranker(truth, config, sent.reset_index(drop=True), noise_seed)
     engagements = simulate_user_actions(truth, result, config.name, rng)
     return {
         "serving_log": build_serving_log(scored, config.name, sent_mask),
         "impressions": impressions_table(result),
         "engagements": engagements,
-        "saves": saves_from_engagements(engagements, boards, pins),
+        "saves": place_saves(engagements, targets),
     }

@@ -13,6 +13,7 @@ import pytest
 from pixie_assets.core import clients
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.landing import data_files, partition_dir
 from pixie_assets.training.registry import aliased_version
 from pixie_assets.training.tracking import CHAMPION, configure_mlflow
 from pixie_assets_tests.loop import ALL_ASSETS, DAY_CLIENT_STAGES, run, run_day
@@ -38,11 +39,13 @@ def loop(tmp_path_factory):
 
 
 def _served_versions(settings: PixieSettings, day: str) -> set[str]:
-    path = (
-        settings.resolved().landing_dir / "serving_log" / f"day={day}" / "client=homefeed"
-        / "part-0.parquet"
-    )  # fmt: skip
-    return set(pq.read_table(path, columns=["model_version"])["model_version"].to_pylist())
+    """The model versions in the day's homefeed serving_log, over every part file (shard)."""
+    folder = partition_dir(settings.resolved().landing_dir, "serving_log", day, "homefeed")
+    return {
+        version
+        for path in data_files(folder)
+        for version in pq.read_table(path, columns=["model_version"])["model_version"].to_pylist()
+    }
 
 
 def _evaluation(result) -> dict:

@@ -10,11 +10,13 @@ from pathlib import Path
 import duckdb
 import mlflow
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
 from pixie_assets.core import contract
+from pixie_assets.landing import data_files, partition_dir
 from pixie_assets.serving.candidates import read_candidates
 from pixie_assets_tests.loop import run, run_day
 
@@ -35,6 +37,18 @@ def tiny_loop(tmp_path_factory):
     run(settings, ["world"])
     results = run_day(settings, DAY, ["homefeed"])
     return settings, results["homefeed"]
+
+
+def _landing_files(settings, table: str) -> list[Path]:
+    """The homefeed partition's part files of a landing table (one per shard), in order."""
+    files = data_files(partition_dir(settings.landing_dir, table, DAY, "homefeed"))
+    assert files, table
+    return files
+
+
+def _landing_table(settings, table: str) -> pa.Table:
+    """The homefeed partition's rows of a landing table, every part file in order."""
+    return pa.concat_tables(pq.read_table(path) for path in _landing_files(settings, table))
 
 
 def _metadata(result, asset):
@@ -62,9 +76,7 @@ def test_candidates_are_written_with_graph_features(tiny_loop):
 def test_serving_log_has_the_contract_schema_and_every_candidate(tiny_loop):
     settings, _ = tiny_loop
     home = settings.resolved()
-    log = pq.read_table(
-        home.landing_dir / "serving_log" / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
-    )
+    log = _landing_table(home, "serving_log")
     assert log.schema.equals(contract.SERVING_LOG)
     candidates = read_candidates(home.candidates_partition_dir(DAY, "homefeed"))
     assert log.num_rows == len(candidates)
@@ -80,8 +92,8 @@ def test_ingested_tables_match_the_landing_files(tiny_loop):
     with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
         for table in ("serving_log", "impressions", "engagements"):
             n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            path = home.landing_dir / table / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
-            assert n == pq.ParquetFile(path).metadata.num_rows, table
+            files = _landing_files(home, table)
+            assert n == sum(pq.ParquetFile(path).metadata.num_rows for path in files), table
 
 
 def test_model_beats_visit_count_on_validation_auc(tiny_loop):
@@ -120,9 +132,7 @@ def test_fresh_process_elsewhere_scores_logged_rows_like_training(tiny_loop, tmp
     from pixie_assets.training.registry import serving_scorer
 
     scorer = serving_scorer(home, "homefeed", alias="challenger")
-    log = pq.read_table(
-        home.landing_dir / "serving_log" / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
-    ).slice(0, 2_000)
+    log = _landing_table(home, "serving_log").slice(0, 2_000)
     expected = scorer.score(log)
     batch = tmp_path / "batch.parquet"
     pq.write_table(log, batch)
@@ -169,9 +179,7 @@ def test_offline_recomputed_features_equal_the_logged_ones(tiny_loop):
     settings, _ = tiny_loop
     home = settings.resolved()
     day = date.fromisoformat(DAY)
-    log = pq.read_table(
-        home.landing_dir / "serving_log" / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
-    )
+    log = _landing_table(home, "serving_log")
     since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
     with FeatureContext(
         repo_feature_spec(),
@@ -196,7 +204,7 @@ def test_corrupt_landing_file_fails_the_run_and_keeps_the_tables(tiny_loop):
 
     settings, _ = tiny_loop
     home = settings.resolved()
-    path = home.landing_dir / "impressions" / f"day={DAY}" / "client=homefeed" / "part-0.parquet"
+    path = _landing_files(home, "impressions")[0]
     original = path.read_bytes()
     with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
         before = con.sql("SELECT * FROM impressions ORDER BY request_id, pin_id").fetchall()

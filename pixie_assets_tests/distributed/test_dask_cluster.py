@@ -1,5 +1,6 @@
 """#14: the day × client chain on a LocalCluster of 2 workers gives the same bytes as in
-process. Shards are made small so that the tiny world's 400 requests make four of them."""
+process, for candidates and for the serving logs. Shards are made small so that the tiny world's
+400 homefeed requests make four of them."""
 
 from __future__ import annotations
 
@@ -33,18 +34,29 @@ def runs(tmp_path_factory):
     run(in_process, ["world"])
     run(in_process, ["pin_board_graph"], DAY)
     key = day_client_key(DAY, "homefeed")
-    folder = in_process.resolved().candidates_partition_dir(DAY, "homefeed")
+    resolved = in_process.resolved()
+    folder = resolved.candidates_partition_dir(DAY, "homefeed")
     outcomes = {}
     for name, settings in (("in_process", in_process), ("local:2", on_dask)):
-        result = run(settings, ["walk_candidates"], key)
+        result = run(settings, ["walk_candidates", "serving_logs"], key)
         metadata = result.asset_materializations_for_node("walk_candidates")[0].metadata
-        outcomes[name] = (_bytes(folder), {k: v.value for k, v in metadata.items()})
+        served = result.asset_materializations_for_node("serving_logs")[0].metadata
+        landing = {
+            table: _bytes(resolved.landing_dir / table / f"day={DAY}" / "client=homefeed")
+            for table in ("serving_log", "impressions", "engagements")
+        }
+        outcomes[name] = (
+            _bytes(folder),
+            {k: v.value for k, v in metadata.items()},
+            landing,
+            {k: v.value for k, v in served.items()},
+        )
     yield outcomes
     patch.undo()
 
 
 def test_candidates_are_byte_identical_in_process_and_on_two_workers(runs):
-    files, _ = runs["in_process"]
+    files = runs["in_process"][0]
     assert sorted(files) == [
         "part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "part-00003.parquet",
         "requests.parquet",
@@ -52,8 +64,18 @@ def test_candidates_are_byte_identical_in_process_and_on_two_workers(runs):
     assert runs["local:2"][0] == files
 
 
+def test_serving_logs_are_byte_identical_in_process_and_on_two_workers(runs):
+    landing = runs["in_process"][2]
+    assert sorted(landing["serving_log"]) == [
+        "_SUCCESS",
+        *(f"part-0000{i}.parquet" for i in range(4)),
+    ]
+    assert runs["local:2"][2] == landing
+    assert runs["local:2"][3]["shards"] == 4 and runs["local:2"][3]["workers"] == 2
+
+
 def test_the_dask_run_says_where_it_ran(runs):
-    _, metadata = runs["local:2"]
+    metadata = runs["local:2"][1]
     assert metadata["workers"] == 2 and metadata["shards"] == 4
     assert metadata["dask_dashboard"].startswith("http://127.0.0.1:")
     assert runs["in_process"][1]["workers"] == 1

@@ -1,14 +1,12 @@
 """Assets ``serving_logs`` (landing files of a day × client) and ``serving_log_table`` (DuckDB)."""
 
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
-import pyarrow.parquet as pq
 from pydantic import Field
 
-from pixie_assets.core.clients import CLIENTS, client_config
-from pixie_assets.core.seeds import partition_seed
+from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import reader
 from pixie_assets.defs.assets.candidates import walk_candidates
@@ -20,19 +18,22 @@ from pixie_assets.landing import (
     check_footer,
     data_files,
     partition_dir,
-    write_partition,
 )
-from pixie_assets.landing.sources import read_table
-from pixie_assets.serving.candidates import read_candidates
-from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext
-from pixie_assets.serving.pipeline import score_candidates
+from pixie_assets.landing.write import staged_partition
+from pixie_assets.serving.candidates import candidate_parts
 from pixie_assets.training.serving_model import (
     choose_serving_model,
     served_version,
     serving_scorer_for,
 )
-from pixie_assets.world.simulator import serve_world_day
-from pixie_assets.world.truth import WorldTruth
+from pixie_assets.world.serve_shards import (
+    LANDING_TABLES,
+    plan_serve_shards,
+    release_caches,
+    remember_scorer,
+    serve_shard,
+    summarize_shards,
+)
 
 SERVING_LOG_TABLES = ("serving_log", "impressions", "engagements")
 
@@ -69,7 +70,9 @@ class IngestConfig(dg.Config):
         "every candidate with its features and lightweight score (serving_log), what the full "
         "ranker showed (impressions) and what users did (engagements, plus saves that become "
         "graph edges for later days). World mode simulates the service with the client's "
-        "@champion (visit count until there is one); landing mode only observes the files."
+        "@champion (visit count until there is one), one part-NNNNN.parquet per table and "
+        "shard of candidates, in process or on the Dask cluster of PIXIE_DASK; landing mode "
+        "only observes the files."
     ),
 )
 def serving_logs(
@@ -81,52 +84,52 @@ def serving_logs(
         return _observe_landing(settings, day_text, client)
     day = date.fromisoformat(day_text)
     folder = settings.candidates_partition_dir(day_text, client)
-    candidates = read_candidates(folder)
+    parts = candidate_parts(folder)
+    if not parts:
+        raise FileNotFoundError(
+            f"no candidate part files in {folder}: materialize walk_candidates for {day_text} "
+            f"and {client} first"
+        )
 
     recorded = served_version(settings.landing_dir, day, client)
     choice = choose_serving_model(recorded, config.model_version)
+    # Resolved here, once: every shard serves with this version even if @champion moves.
     scorer = serving_scorer_for(settings, client, choice.model)
-    context.log.info(
-        f"serving {len(candidates):,} candidates of {client} on {day} with {scorer.version} "
-        f"({choice.reason})"
-    )
     started = time.perf_counter()
-    users = read_table(settings, "users")
-    pins = read_table(settings, "pins")
-    since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
-    with FeatureContext(
-        scorer.feature_spec,
-        day,
-        users=users,
-        pins=pins,
-        recent_saves=read_table(settings, "saves", before=day, since=since),
-        recent_engagements=read_table(settings, "engagements", before=day, since=since),
-    ) as features:
-        scored = score_candidates(candidates, features, scorer)
-    tables = serve_world_day(
-        WorldTruth.load(settings.truth_dir),
-        client_config(client),
-        scored,
-        boards=read_table(settings, "boards").to_pandas(),
-        pins=pins.to_pandas(),
-        seed=partition_seed(settings.world_seed, day, client, "serving"),
-    )
-    write_partition(settings.landing_dir, day_text, client, tables)
+    try:
+        remember_scorer(settings, client, scorer)
+        with (
+            staged_partition(settings.landing_dir, day_text, client, LANDING_TABLES) as staging,
+            pixie.shard_runner() as runner,
+        ):
+            context.log.info(
+                f"serving {len(parts)} shard(s) of {client} candidates on {day} with "
+                f"{scorer.version} ({choice.reason}) on {runner.workers} worker(s)"
+            )
+            tasks = plan_serve_shards(
+                settings, day, client, scorer.version, parts, staging, runner.task_threads
+            )
+            summary = summarize_shards(runner.map(serve_shard, tasks))
+            workers, dashboard = runner.workers, runner.dashboard
+    finally:
+        release_caches()
     seconds = time.perf_counter() - started
 
-    requests = max(candidates["request_id"].nunique(), 1)
-    actions = tables["engagements"]["action"].to_pandas().value_counts()
+    requests = max(summary.requests, 1)
     return dg.MaterializeResult(
         metadata={
             "model_version": scorer.version,
             "model_choice": choice.reason,
             "previously_served_by": recorded or "none",
-            **{f"rows/{name}": table.num_rows for name, table in tables.items()},
-            "impressions_per_request": tables["impressions"].num_rows / requests,
-            **{f"actions_per_request/{a}": int(n) / requests for a, n in actions.items()},
+            **{f"rows/{name}": n for name, n in summary.rows.items()},
+            "impressions_per_request": summary.rows["impressions"] / requests,
+            **{f"actions_per_request/{a}": n / requests for a, n in summary.actions.items()},
             "serving_seconds": seconds,
+            "shards": len(parts),
+            "workers": workers,
+            **({"dask_dashboard": dg.MetadataValue.url(dashboard)} if dashboard else {}),
             "path": dg.MetadataValue.path(str(settings.landing_dir)),
-            "dagster/row_count": tables["serving_log"].num_rows,
+            "dagster/row_count": summary.rows["serving_log"],
         }
     )
 
