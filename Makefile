@@ -10,6 +10,8 @@ UV_VERSION ?= 0.13.9
 # uv on PATH, else the copy `make venv` installs into $(TOOLS)
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test` (a module, and all of interfaces/, stay on one worker)
+TEST_WORKERS ?= 2
 
 PIXIE_HOME ?= $(CURDIR)/data
 override PIXIE_HOME := $(abspath $(PIXIE_HOME))
@@ -68,7 +70,7 @@ chromium:
 
 ## test: set up, run the whole test suite (real dagster dev, mlflow server and Chromium included)
 test: venv chromium
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## test-fast: the inner loop, under a minute: every test but the slow and the interface ones
 test-fast: venv

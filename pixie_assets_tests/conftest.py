@@ -11,6 +11,17 @@ from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.world import World, generate_world
 
 START_DAY = date(2026, 11, 1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into node ids
+def pytest_collection_modifyitems(config, items):
+    """For pytest-xdist's ``--dist loadgroup`` (``make test``): a module's tests stay on one
+    worker, so a module-scoped fixture (a loop, a world) is built once, and every test of
+    interfaces/ shares one worker, as they share one deployment (dagster dev, MLflow)."""
+    for item in items:
+        module = item.module.__name__
+        group = "interfaces" if ".interfaces." in module else module
+        item.add_marker(pytest.mark.xdist_group(group))
 SEED = 7
 
 
