@@ -22,6 +22,8 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__
         group = "interfaces" if ".interfaces." in module else module
         item.add_marker(pytest.mark.xdist_group(group))
+
+
 SEED = 7
 
 

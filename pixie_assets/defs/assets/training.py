@@ -2,6 +2,7 @@
 client."""
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from pixie_assets.core import contract
 from pixie_assets.core.clients import CLIENTS, client_config
 from pixie_assets.core.quality import PSI_ALERT, feature_psi
+from pixie_assets.core.settings import Settings
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import writer
 from pixie_assets.defs.assets.serving import serving_log_table
@@ -20,10 +22,23 @@ from pixie_assets.defs.partitions import (
 )
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
-from pixie_assets.training.examples import load_examples, store_examples
-from pixie_assets.training.fit import is_regression_strategy, train_client_model
+from pixie_assets.training.examples import (
+    EXPORT_FOLDER,
+    export_examples,
+    load_examples,
+    store_examples,
+)
+from pixie_assets.training.fit import (
+    TrainedModel,
+    client_plan,
+    is_regression_strategy,
+    train_client_model,
+)
 from pixie_assets.training.labels import label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 MAX_TRAINING_WINDOW = max(c.training_window_days for c in CLIENTS.values())
 MIN_LABEL_RATE = 0.001
@@ -141,7 +156,9 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "The client's lightweight XGBoost model trained on its last N days of labeled examples "
         "(rounds chosen by early stopping on the newest day, then refit on all N): one MLflow "
         "run in experiment pixie-lightweight and a new version of "
-        "pixie-lightweight-<client> (alias @challenger) that carries its feature SQL."
+        "pixie-lightweight-<client> (alias @challenger) that carries its feature SQL. Trained in "
+        "the step's process, or with xgboost.dask on the cluster of PIXIE_DASK from a Parquet "
+        "export of the window ($PIXIE_HOME/exports/examples/client=C/day=D/)."
     ),
 )
 def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
@@ -154,15 +171,28 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         for d in (day - timedelta(days=i) for i in reversed(range(config.training_window_days)))
         if d >= settings.start_day
     ]
-    examples = load_examples(settings.duckdb_path, client, days)
     strategy = config.strategy
     regression = is_regression_strategy(strategy)
     spec = repo_feature_spec()
-    context.log.info(f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}")
-    trained = train_client_model(examples, config, strategy, spec.feature_names)
+    with pixie.shard_runner() as runner:
+        dask_client = getattr(runner, "client", None)
+        if dask_client is None:
+            examples = load_examples(settings.duckdb_path, client, days)
+            context.log.info(
+                f"training {client} on {len(examples):,} examples of {days[0]}..{days[-1]}"
+            )
+            trained = train_client_model(examples, config, strategy, spec.feature_names)
+            rows, positives = len(examples), int((examples["label"] > 0).sum())
+            trained_on = "in process"
+        else:
+            trained, rows, positives = _train_on_dask(
+                context, settings, dask_client, client, days, strategy, spec.feature_names
+            )
+            trained_on = f"dask: {runner.workers} workers"
+        dashboard = runner.dashboard
     label_counts = {
-        "rows": float(len(examples)),
-        "positives": float((examples["label"] > 0).sum()) if not regression else float("nan"),
+        "rows": float(rows),
+        "positives": float(positives) if not regression else float("nan"),
     }
     window = TrainingWindow(days[0].isoformat(), days[-1].isoformat(), len(days))
     published = publish_challenger(
@@ -193,7 +223,35 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "code_sha256": logged.code_sha256,
             "strategy": strategy,
             "window": f"{window.first_day}..{window.last_day}",
+            "trained_on": trained_on,
+            **({"dask_dashboard": dg.MetadataValue.url(dashboard)} if dashboard else {}),
             **{k: float(v) for k, v in trained.metrics.items()},
             "feature_importance": importance_plot,
         }
     )
+
+
+def _train_on_dask(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    dask_client: "Client",
+    client: str,
+    days: list[date],
+    strategy: str,
+    feature_names: tuple[str, ...],
+) -> tuple[TrainedModel, int, int]:
+    """The window exported to Parquet under ``$PIXIE_HOME`` (every worker reads it there) and
+    the model trained on the cluster; the trained model, its rows and positives."""
+    # xgboost.dask imports distributed (a second): only runs on a cluster pay for it.
+    from pixie_assets.training.fit_dask import train_on_dask
+
+    plan = client_plan(client_config(client), strategy, feature_names)
+    export = export_examples(
+        settings.duckdb_path, settings.home / EXPORT_FOLDER, client, days, plan.columns
+    )
+    parts = sum(len(d.files) for d in export.days)
+    context.log.info(
+        f"training {client} on {export.rows:,} examples of {days[0]}..{days[-1]} on Dask "
+        f"({parts} part files)"
+    )
+    return train_on_dask(dask_client, export, plan), export.rows, export.positives
