@@ -1,13 +1,13 @@
 """How the heavy work scales past one process: walk shards on 1 and 2 Dask workers (the
 efficiency of the second is the figure, a ratio within this run), whether the part files are the
-same bytes in process and on Dask, and training rows/s in process and on Dask.
+same bytes in process and on Dask, and training rows/s in process and on 2 Dask workers.
 
-Builds its own heavy-tailed graph (benchmarks/walks.py's generator) so it does not depend on the
-synthetic world. Prints progress lines, then one JSON line. ``--quick`` (under 3 minutes) skips
-the large world's day; without it, the large world's one-day figures are read from
-``--large-report`` (written by ``benchmarks/large_day.py``) when given.
+Builds its own heavy-tailed graph (benchmarks/walks.py's generator) and synthetic training window
+so it does not depend on the synthetic world. Prints progress lines, then one JSON line.
+``--quick`` (about 2 minutes) leaves the large world's figures null; without it they are read
+from the reports of ``benchmarks/large_day.py`` given as ``--large`` and ``--large-dask``.
 
-    .venv/bin/python benchmarks/scale.py --quick [--edges N] [--requests N]
+    .venv/bin/python benchmarks/scale.py --quick
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pixie_assets.graph import graph_from_index_edges, save_graph
 from pixie_assets.serving.candidates import WalkShardTask, request_batch, walk_shard
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent))  # the synthetic training window
 from walks import power_law_edges  # noqa: E402  (a sibling script, not a package)
 
 
@@ -61,31 +62,63 @@ def make_requests(graph, n_requests: int, seed: int) -> pd.DataFrame:
     return request_batch(requests, queries)
 
 
-def walk_all(spec: DaskSpec, batch, graph_dir: Path, out_dir: Path, shard_size: int) -> dict:
-    """Walk every shard on ``spec``'s runner after a warm-up shard per worker (numba compiles
-    once per process); steps/s over the wall time of the timed map."""
+def walk_tasks(batch, shards, graph_dir: Path, folder: Path, threads: int | None):
     config = client_config("homefeed")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shards = plan_shards(len(batch), shard_size)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        WalkShardTask(
+            s, batch.iloc[s.start : s.stop], str(graph_dir), str(folder), config, 7, threads
+        )  # fmt: skip
+        for s in shards
+    ]
 
-    def tasks(folder: Path, chosen, threads: int | None) -> list[WalkShardTask]:
-        rows = [batch.iloc[s.start : s.stop] for s in chosen]
-        return [
-            WalkShardTask(s, r, str(graph_dir), str(folder), config, 7, threads)
-            for s, r in zip(chosen, rows, strict=True)
-        ]
 
-    (out_dir / "warm").mkdir()
-    with open_runner(spec) as runner:
-        # one small shard per worker first: numba compiles (or loads its cache) per process
-        warm = plan_shards(min(len(batch), 8 * runner.workers), 8)
-        runner.map(walk_shard, tasks(out_dir / "warm", warm, runner.task_threads))
-        started = time.perf_counter()
-        results = runner.map(walk_shard, tasks(out_dir, shards, runner.task_threads))
-        seconds = time.perf_counter() - started
-        workers = runner.workers
+def timed_walks(runner, batch, graph_dir: Path, folder: Path, shard_size: int) -> dict:
+    """Walk every shard on ``runner``; steps/s over the wall time of the map."""
+    tasks = walk_tasks(batch, plan_shards(len(batch), shard_size), graph_dir, folder,
+                       runner.task_threads)  # fmt: skip
+    started = time.perf_counter()
+    results = runner.map(walk_shard, tasks)
+    seconds = time.perf_counter() - started
     steps = sum(r.stats.walk_steps for r in results)
-    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds, "workers": workers}
+    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds}
+
+
+def warm_up(runner, batch, graph_dir: Path, folder: Path) -> None:
+    """A small shard per worker first: numba compiles (or loads its cache) once per process,
+    and each worker maps the graph."""
+    shards = plan_shards(min(len(batch), 8 * runner.workers), 8)
+    runner.map(walk_shard, walk_tasks(batch, shards, graph_dir, folder, runner.task_threads))
+
+
+def walk_figures(batch, graph_dir: Path, root: Path, shard_size: int, repeats: int) -> dict:
+    """Steps/s in process, on 1 and on 2 Dask workers. The 1- and 2-worker clusters stay up
+    together and their timed maps alternate, ``repeats`` times each: both see the same
+    machine, and the best of each is the figure (a noisy neighbour only ever slows a run)."""
+    report: dict = {}
+    with open_runner(DaskSpec()) as runner:
+        warm_up(runner, batch, graph_dir, root / "warm-inprocess")
+        say(f"walking {len(batch):,} requests in process")
+        inprocess = timed_walks(runner, batch, graph_dir, root / "parts-inprocess", shard_size)
+    say(f"  {inprocess['steps_per_s'] / 1e6:.1f}M steps/s")
+    best: dict[str, float] = {"1": 0.0, "2": 0.0}
+    with open_runner(DaskSpec(workers=1)) as one, open_runner(DaskSpec(workers=2)) as two:
+        runners = {"1": one, "2": two}
+        for name, runner in runners.items():
+            warm_up(runner, batch, graph_dir, root / f"warm-{name}")
+        for repeat in range(repeats):
+            for name, runner in runners.items():
+                run = timed_walks(runner, batch, graph_dir, root / f"parts-{name}", shard_size)
+                best[name] = max(best[name], run["steps_per_s"])
+                rate = run["steps_per_s"] / 1e6
+                say(f"  {name} worker(s), run {repeat + 1}: {rate:.1f}M steps/s")
+    report["walk_steps_per_s"] = {k: round(v) for k, v in best.items()}
+    report["walk_steps_per_s_inprocess"] = round(inprocess["steps_per_s"])
+    report["walk_efficiency_2"] = round(best["2"] / (2 * best["1"]), 3)
+    report["identical_candidates"] = same_bytes(
+        root / "parts-inprocess", root / "parts-2"
+    ) and same_bytes(root / "parts-1", root / "parts-2")
+    return report
 
 
 def same_bytes(a: Path, b: Path) -> bool:
@@ -96,16 +129,79 @@ def same_bytes(a: Path, b: Path) -> bool:
     )
 
 
+def train_figures(root: Path, requests_per_day: int) -> dict:
+    """Rows/s of the lightweight model's training step on a synthetic 3-day window: in process
+    (read the window from DuckDB, fit) and on 2 Dask workers (export it to Parquet, fit with
+    ``xgboost.dask``), both with early stopping on the newest day, as ``lightweight_model``
+    does."""
+    from pixie_assets.serving.scoring import repo_feature_spec
+    from pixie_assets.training.examples import export_examples, load_examples
+    from pixie_assets.training.fit import (
+        InProcessEngine,
+        client_plan,
+        fit_early_stopped,
+        hold_back_newest_day,
+    )
+    from pixie_assets.training.fit_dask import train_on_dask
+    from pixie_assets_tests.training.example_windows import (
+        CLIENT,
+        STRATEGY,
+        store_window,
+        window_days,
+    )
+
+    days = window_days(3)
+    store_window(root / "pixie.duckdb", days, requests_per_day)
+    plan = client_plan(client_config(CLIENT), STRATEGY, repo_feature_spec().feature_names)
+    rows = {}
+    started = time.perf_counter()
+    examples = load_examples(root / "pixie.duckdb", CLIENT, days)
+    fit_early_stopped(InProcessEngine(), plan, *hold_back_newest_day(examples))
+    seconds = {"inprocess": time.perf_counter() - started}
+    rows["inprocess"] = len(examples)
+    say(f"  trained in process: {len(examples):,} rows in {seconds['inprocess']:.1f}s")
+    with open_runner(DaskSpec(workers=2)) as runner:
+        client = runner.client  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        export = export_examples(
+            root / "pixie.duckdb", root / "exports", CLIENT, days, plan.columns
+        )
+        train_on_dask(client, export, plan)
+        seconds["dask_2"] = time.perf_counter() - started
+        rows["dask_2"] = export.rows
+    say(f"  trained on 2 Dask workers: {export.rows:,} rows in {seconds['dask_2']:.1f}s")
+    return {name: round(rows[name] / seconds[name]) for name in seconds}
+
+
+def large_figures(inprocess: Path | None, dask_2: Path | None) -> dict:
+    """``large_day_s`` and ``large_peak_rss_gb`` from ``benchmarks/large_day.py`` reports."""
+    reports = {
+        name: json.loads(path.read_text())
+        for name, path in (("inprocess", inprocess), ("dask_2", dask_2))
+        if path is not None
+    }
+    return {
+        "large_day_s": {
+            name: {"day": r["day_wall_s"], **{a: v["wall_s"] for a, v in r["assets"].items()}}
+            for name, r in reports.items()
+        }
+        or None,
+        "large_peak_rss_gb": {name: r["peak_rss_gb"] for name, r in reports.items()} or None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the large world")
     parser.add_argument("--edges", type=int, default=4_000_000)
-    parser.add_argument("--requests", type=int, default=8_000)
-    parser.add_argument("--shard", type=int, default=500, help="requests per shard")
-    parser.add_argument("--large-report", type=Path, help="JSON of benchmarks/large_day.py")
+    parser.add_argument("--requests", type=int, default=16_000)
+    parser.add_argument("--shard", type=int, default=1_000, help="requests per shard")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per cluster size")
+    parser.add_argument("--train-requests", type=int, default=20_000, help="per day, 10 rows each")
+    parser.add_argument("--large", type=Path, help="large_day.py report, in process")
+    parser.add_argument("--large-dask", type=Path, help="large_day.py report, PIXIE_DASK=local:2")
     args = parser.parse_args()
 
-    report: dict = {}
     with tempfile.TemporaryDirectory(prefix="pixie-scale-") as scratch:
         root = Path(scratch)
         say(f"graph of ~{args.edges:,} edges")
@@ -116,31 +212,14 @@ def main() -> None:
         )  # fmt: skip
         save_graph(graph, root / "graph")
         batch = make_requests(graph, args.requests, seed=2)
-        runs = {}
-        for name, spec in (
-            ("inprocess", DaskSpec()),
-            ("1", DaskSpec(workers=1)),
-            ("2", DaskSpec(workers=2)),
-        ):
-            say(f"walking {len(batch):,} requests: {name}")
-            runs[name] = walk_all(spec, batch, root / "graph", root / f"parts-{name}", args.shard)
-            say(f"  {runs[name]['steps_per_s'] / 1e6:.1f}M steps/s")
-        report["walk_steps_per_s"] = {k: round(runs[k]["steps_per_s"]) for k in ("1", "2")}
-        report["walk_steps_per_s_inprocess"] = round(runs["inprocess"]["steps_per_s"])
-        report["walk_efficiency_2"] = round(
-            runs["2"]["steps_per_s"] / (2 * runs["1"]["steps_per_s"]), 3
-        )
-        report["identical_candidates"] = same_bytes(
-            root / "parts-inprocess", root / "parts-2"
-        ) and same_bytes(root / "parts-1", root / "parts-2")
-    report["train_rows_per_s"] = None  # filled by the training figures: see the README
-    report["large_day_s"] = None
-    report["large_peak_rss_gb"] = None
-    if args.large_report and not args.quick:
-        large = json.loads(args.large_report.read_text())
-        report["large_day_s"] = large.get("day_s")
-        report["large_peak_rss_gb"] = large.get("peak_rss_gb")
-    print(json.dumps(report))
+        del graph, edges
+        report = walk_figures(batch, root / "graph", root, args.shard, args.repeats)
+        say(f"training on {3 * 10 * args.train_requests:,} synthetic examples")
+        report["train_rows_per_s"] = train_figures(root, args.train_requests)
+    large = {"large_day_s": None, "large_peak_rss_gb": None}
+    if not args.quick:
+        large = large_figures(args.large, args.large_dask)
+    print(json.dumps({**report, **large}))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,18 @@ class WalkShardTask:
     config: ClientConfig
     seed: int
     threads: int | None = None
+
+    def __reduce__(self):
+        # The batch travels as an Arrow table: its query lists are a few contiguous buffers,
+        # where pickle would send every request's small arrays as frames of their own (on
+        # Dask that made shipping a 1,000-request shard cost as much as walking it).
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["batch"] = pa.Table.from_pandas(self.batch, preserve_index=False)
+        return _walk_task_from_arrow, (fields,)
+
+
+def _walk_task_from_arrow(fields: dict) -> WalkShardTask:
+    return WalkShardTask(**{**fields, "batch": fields["batch"].to_pandas()})
 
 
 @dataclass(frozen=True)
