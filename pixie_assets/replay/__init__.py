@@ -11,6 +11,7 @@ windows. Pure domain code (no Dagster); ``pixie_assets.defs.assets.replay`` wire
 
 from pixie_assets.replay.candidates import (
     CandidateSource,
+    WalkCluster,
     ablation_sources,
     pixie_source,
     plain_walk_source,
@@ -51,6 +52,7 @@ __all__ = [
     "load_model",
     "metric_names",
     "pixie_source",
+    "WalkCluster",
     "plain_walk_source",
     "pool_windows",
     "rank_metrics",

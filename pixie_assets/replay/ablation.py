@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pixie_assets.replay.candidates import CandidateSource
+from pixie_assets.replay.candidates import CandidateSource, WalkCluster
 from pixie_assets.replay.history import build_window_history
 from pixie_assets.replay.intervals import Interval, UserFigures, bootstrap_intervals
 from pixie_assets.replay.pipeline import (
@@ -65,6 +65,7 @@ def candidate_ablation(
     params: ReplayParams,
     candidate_sources: Sequence[CandidateSource],
     log: Log = quiet,
+    cluster: WalkCluster | None = None,
 ) -> AblationResult:
     """Visit-count metrics of each candidate source over ``windows`` (pooled, each (window,
     user) one test user), the first source being the reference of the paired differences."""
@@ -80,7 +81,7 @@ def candidate_ablation(
         units.append(np.char.add(f"{i}:", table["user_id"].to_numpy().astype(str)))
         for source in candidate_sources:
             started = time.perf_counter()
-            inputs = prepare_window(sources, window, source, history=history)
+            inputs = prepare_window(sources, window, source, history=history, cluster=cluster)
             keys, found, _, _ = walk_ranks(inputs, source, params)
             column = np.full(len(table), np.inf)
             column[index.get_indexer(keys)] = found

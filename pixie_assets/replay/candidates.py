@@ -10,22 +10,34 @@ defaults add. ``ablation_sources`` turns each default off in turn.
 
 Requests are walked in batches (bounded memory: a batch's candidates are featurized and scored
 before the next is walked), each with the RNG stream of its ``request_idx``, so the candidates do
-not depend on the batch size. The walk asks for ``K + e`` pins, where ``e`` is the largest number
-of engaged pins among the batch's users (capped at K): after the engaged ones are dropped, every
-request still has up to K candidates, ranked by visit count (``visit_rank`` renumbered 1..n).
+not depend on the batch size, nor on where they are walked: in this process (``local_walker``),
+or as tasks of a Dask cluster (``WalkCluster``) that walk the window's graph saved where every
+worker reads it, a few batches ahead of the one being scored. The walk asks for ``K + e`` pins,
+where ``e`` is the largest number of engaged pins among the batch's users (capped at K): after
+the engaged ones are dropped, every request still has up to K candidates, ranked by visit count
+(``visit_rank`` renumbered 1..n).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.graph import PinBoardGraph, PruneConfig, WalkParams, pixie_batch
+from pixie_assets.distributed import ShardRunner
+from pixie_assets.graph import (
+    PinBoardGraph,
+    PruneConfig,
+    WalkParams,
+    cached_graph,
+    pixie_batch,
+    save_graph,
+)
 from pixie_assets.replay.history import WindowHistory
 from pixie_assets.serving.candidates import CANDIDATE_COLUMNS, walk_params
 from pixie_assets.serving.queries import QueryRule, query_pins
@@ -92,6 +104,58 @@ def ablation_sources(config: ClientConfig) -> list[CandidateSource]:
     ]
 
 
+# Walks each batch of queries (request_idx, pin_id, weight) with its parameters, in order.
+BatchWalker = Callable[[Iterable[tuple[pd.DataFrame, WalkParams]]], Iterator[pd.DataFrame]]
+
+
+def local_walker(graph: PinBoardGraph) -> BatchWalker:
+    """Every batch walked in this process, one after the other, with every core."""
+
+    def walk(jobs: Iterable[tuple[pd.DataFrame, WalkParams]]) -> Iterator[pd.DataFrame]:
+        for queries, params in jobs:
+            yield pixie_batch(graph, queries, params)
+
+    return walk
+
+
+@dataclass(frozen=True)
+class BatchWalkTask:
+    """One batch of a window's queries to walk on the graph saved in ``graph_dir``."""
+
+    graph_dir: str
+    queries: pd.DataFrame
+    params: WalkParams
+    threads: int | None
+
+
+def walk_batch(task: BatchWalkTask) -> pd.DataFrame:
+    """A worker's walk of one batch; the process maps each window's graph once."""
+    return pixie_batch(cached_graph(task.graph_dir), task.queries, task.params, task.threads)
+
+
+@dataclass(frozen=True)
+class WalkCluster:
+    """Where a replay's walks run when a cluster is configured: ``runner``'s workers, on each
+    window's graph saved under ``scratch`` (a folder every worker reads)."""
+
+    runner: ShardRunner
+    scratch: Path
+
+    def walker(self, graph: PinBoardGraph, name: str) -> BatchWalker:
+        graph_dir = self.scratch / name
+        save_graph(graph, graph_dir)
+        runner = self.runner
+
+        def walk(jobs: Iterable[tuple[pd.DataFrame, WalkParams]]) -> Iterator[pd.DataFrame]:
+            tasks = (
+                BatchWalkTask(str(graph_dir), queries, params, runner.task_threads)
+                for queries, params in jobs
+            )
+            return runner.imap(walk_batch, tasks)
+
+        return walk
+
+
 def request_queries(
     history: WindowHistory, engagements: pd.DataFrame, rule: QueryRule
 ) -> pd.DataFrame:
@@ -120,7 +184,7 @@ def window_seed(seed: int, history: WindowHistory, purpose: str) -> int:
 
 
 def candidate_batches(
-    graph: PinBoardGraph,
+    walker: BatchWalker,
     history: WindowHistory,
     requests: pd.DataFrame,
     walk: WalkParams,
@@ -128,29 +192,31 @@ def candidate_batches(
     seed: int,
     batch_requests: int = 2048,
 ) -> Iterator[pd.DataFrame]:
-    """Yield the candidates of successive batches of ``requests`` (``request_queries``):
-    ``CANDIDATE_COLUMNS`` plus ``request_idx`` and ``key`` (the (user, pin) pair key), ordered
-    by request then visit rank, at most ``k`` per request, never a pin the user engaged with
-    before the window."""
+    """Yield the candidates of successive batches of ``requests`` (``request_queries``), walked
+    by ``walker``: ``CANDIDATE_COLUMNS`` plus ``request_idx`` and ``key`` (the (user, pin) pair
+    key), ordered by request then visit rank, at most ``k`` per request, never a pin the user
+    engaged with before the window."""
     requests = requests[requests["query_pin_ids"].map(len) > 0]
     stream_seed = window_seed(seed, history, "walks")
     ts = pd.Timestamp(history.window.start_time)
-    for lo in range(0, len(requests), batch_requests):
-        batch = requests.iloc[lo : lo + batch_requests]
-        extra = int(min(batch["engaged"].max(), k)) if len(batch) else 0
-        lengths = batch["query_pin_ids"].map(len).to_numpy()
-        long = pd.DataFrame(
-            {
-                "request_idx": np.repeat(batch["request_idx"].to_numpy(), lengths),
-                "pin_id": np.concatenate(batch["query_pin_ids"].to_list()).astype(np.int64),
-                "weight": np.concatenate(batch["query_weights"].to_list()).astype(np.float64),
-            }
-        )
-        params = replace(walk, top_k=k + extra, seed=stream_seed)
-        found = pixie_batch(graph, long, params)
-        if found.empty:
-            continue
-        yield _without_engaged(found, history, k, ts)
+
+    def jobs() -> Iterator[tuple[pd.DataFrame, WalkParams]]:
+        for lo in range(0, len(requests), batch_requests):
+            batch = requests.iloc[lo : lo + batch_requests]
+            extra = int(min(batch["engaged"].max(), k)) if len(batch) else 0
+            lengths = batch["query_pin_ids"].map(len).to_numpy()
+            queries = pd.DataFrame(
+                {
+                    "request_idx": np.repeat(batch["request_idx"].to_numpy(), lengths),
+                    "pin_id": np.concatenate(batch["query_pin_ids"].to_list()).astype(np.int64),
+                    "weight": np.concatenate(batch["query_weights"].to_list()).astype(np.float64),
+                }
+            )
+            yield queries, replace(walk, top_k=k + extra, seed=stream_seed)
+
+    for found in walker(jobs()):
+        if not found.empty:
+            yield _without_engaged(found, history, k, ts)
 
 
 def _without_engaged(

@@ -27,8 +27,11 @@ import pyarrow as pa
 from pixie_assets.core.clients import ClientConfig, client_config
 from pixie_assets.graph import PinBoardGraph, build_pin_board_graph
 from pixie_assets.replay.candidates import (
+    BatchWalker,
     CandidateSource,
+    WalkCluster,
     candidate_batches,
+    local_walker,
     pixie_source,
     plain_walk_source,
     request_queries,
@@ -130,6 +133,7 @@ class WindowInputs:
     history: WindowHistory
     requests: pd.DataFrame  # request_queries: the requests with their query pins
     graph_report: dict[str, float]
+    walker: BatchWalker
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -138,9 +142,11 @@ def prepare_window(
     window: ReplayWindow,
     source: CandidateSource,
     history: WindowHistory | None = None,
+    cluster: WalkCluster | None = None,
 ) -> WindowInputs:
     """The window's graph (saves before its first day, pruned as ``source`` says), its
-    requests/positives and each request's query pins."""
+    requests/positives, each request's query pins, and what walks them: this process, or
+    ``cluster`` (the graph is saved for its workers)."""
     started = time.perf_counter()
     graph, report = build_pin_board_graph(
         sources.saves,
@@ -154,12 +160,18 @@ def prepare_window(
     if history is None:
         history = build_window_history(window, sources.saves, sources.engagements)
     requests = request_queries(history, sources.engagements, source.query)
+    walker = (
+        local_walker(graph)
+        if cluster is None
+        else cluster.walker(graph, f"{window.start}_{window.end}_{source.name}")
+    )
     return WindowInputs(
         window,
         graph,
         history,
         requests,
         report.as_dict(),
+        walker,
         {"graph": graph_seconds, "history": time.perf_counter() - started},
     )
 
@@ -242,17 +254,18 @@ def window_examples(
     params: ReplayParams,
     spec: FeatureSpec,
     max_rows: int,
+    cluster: WalkCluster | None = None,
 ) -> WindowExamples:
     """Candidates of ``window`` featurized as of its first day, labeled 1 where the user saved
     the pin during the window; negatives sampled to keep about ``max_rows`` rows."""
-    inputs = prepare_window(sources, window, params.source())
+    inputs = prepare_window(sources, window, params.source(), cluster=cluster)
     history = inputs.history
     rate = negative_rate(requests_with_query(inputs) * params.candidates_k, max_rows)
     sampler = ExampleSampler(rate, window_seed(params.seed, history, "negatives"))
     positives = history.positive_set
     with feature_context(spec, sources, window, params.context_lookback_days) as context:
         for batch in candidate_batches(
-            inputs.graph,
+            inputs.walker,
             history,
             inputs.requests,
             params.source().walk,
@@ -273,6 +286,7 @@ def train_replay_model(
     spec: FeatureSpec | None = None,
     log: Log = quiet,
     cache: dict[ReplayWindow, WindowExamples] | None = None,
+    cluster: WalkCluster | None = None,
 ) -> TrainingResult:
     """Fit the lightweight model on the windows before ``test_window``: the older ones train,
     the newest one decides when to stop adding trees, then the model is refit on all of them
@@ -296,7 +310,7 @@ def train_replay_model(
     for window in windows:
         part = cache.get(window) if cache is not None else None
         if part is None:
-            part = window_examples(sources, window, params, spec, per_row_budget)
+            part = window_examples(sources, window, params, spec, per_row_budget, cluster)
             if cache is not None:
                 cache[window] = part
         log(
@@ -391,7 +405,7 @@ def walk_ranks(
     keys, visit = [], []
     candidates = served = 0
     for batch in candidate_batches(
-        inputs.graph,
+        inputs.walker,
         inputs.history,
         inputs.requests,
         source.walk,
@@ -417,12 +431,13 @@ def evaluate_replay(
     params: ReplayParams,
     scorer: Scorer,
     log: Log = quiet,
+    cluster: WalkCluster | None = None,
 ) -> WindowResult:
     """Rank the test window's Pixie candidates by visit count and by ``scorer`` (ties keep
     visit order), the plain walk's candidates by their visits, and the corpus by popularity;
     score every ranker on the window's positives."""
     source = params.source()
-    inputs = prepare_window(sources, test_window, source)
+    inputs = prepare_window(sources, test_window, source, cluster=cluster)
     history = inputs.history
     log(f"test window {test_window}: {history.counts}")
     positives = history.positive_set
@@ -443,7 +458,7 @@ def evaluate_replay(
     candidate_seconds = time.perf_counter() - started
     started = time.perf_counter()
     plain = plain_walk_source(params.config())
-    plain_inputs = prepare_window(sources, test_window, plain, history=history)
+    plain_inputs = prepare_window(sources, test_window, plain, history=history, cluster=cluster)
     plain_keys, plain_ranks, _, _ = walk_ranks(plain_inputs, plain, params)
     plain_seconds = time.perf_counter() - started
 

@@ -136,3 +136,37 @@ def test_a_broken_landing_folder_fails_the_run_naming_file_and_column(tmp_path, 
     error = result.get_step_failure_events()[0].event_specific_data.error
     text = str(error.message) + str(error.cause)
     assert str(path) in text and "'owner_id'" in text
+
+
+@pytest.mark.slow
+def test_replay_walks_on_two_dask_workers_give_the_same_results(replayed, tmp_path, monkeypatch):
+    """#14 item 4: with ``PIXIE_DASK=local:2`` the windows' graphs are saved for the workers and
+    request batches (two requests each here, so several per window) walk there; every model
+    and every figure equals the in-process replay's."""
+    from dataclasses import replace
+
+    from pixie_assets.defs.assets.replay import ReplayConfig
+
+    original = ReplayConfig.params
+    monkeypatch.setattr(
+        ReplayConfig, "params", lambda self: replace(original(self), batch_requests=2)
+    )
+    _, landing, in_process = replayed
+    settings = PixieSettings(
+        home=str(tmp_path / "home"), source="replay", landing=str(landing), dask="local:2"
+    )
+    defs = dg.Definitions(assets=ASSETS, jobs=[replay_job], resources={"pixie": settings})
+    test_start, test_end = builders.window()
+    on_dask = defs.resolve_job_def("replay_job").execute_in_process(
+        run_config={"test_start": test_start, "test_end": test_end}
+    )
+    assert on_dask.success
+    for asset in ("replay_model", "replay_evaluation"):
+        ours, theirs = _metadata(in_process, asset), _metadata(on_dask, asset)
+        numbers = {k for k, v in ours.items() if isinstance(v, int | float)}
+        assert numbers and {k: theirs[k] for k in numbers} == {k: ours[k] for k in numbers}
+    models = [[r.data for r in _metadata(r, "replay_model")["models"].records]
+              for r in (in_process, on_dask)]  # fmt: skip
+    assert models[0] == models[1]
+    scratch = tmp_path / "home" / "scratch"  # where the graphs were saved for the workers
+    assert scratch.is_dir() and not any(scratch.iterdir())  # and removed after each step

@@ -11,6 +11,9 @@ windows once and passes them to both assets.
 """
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from pixie_assets.replay import (
     ReplayReport,
     ReplaySources,
     ReplayWindow,
+    WalkCluster,
     evaluate_replay,
     load_model,
     pool_windows,
@@ -92,12 +96,42 @@ def _sources(settings: Settings, until: date) -> ReplaySources:
     return ReplaySources.load(read, until=until)
 
 
+@contextmanager
+def _walk_cluster(
+    context: dg.AssetExecutionContext, pixie: PixieSettings, settings: Settings
+) -> Iterator[WalkCluster | None]:
+    """None when walks run in this process (``PIXIE_DASK`` empty); otherwise the cluster and
+    a scratch folder under ``$PIXIE_HOME`` (which every worker reads) for the windows' graphs,
+    removed when the step ends."""
+    with pixie.shard_runner() as runner:
+        if runner.in_process:
+            yield None
+            return
+        context.log.info(f"walks on {runner.workers} Dask worker(s), dashboard {runner.dashboard}")
+        (settings.home / "scratch").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="replay-", dir=settings.home / "scratch") as tmp:
+            yield WalkCluster(runner, Path(tmp))
+
+
 def _numbers(values: dict[str, object]) -> dict[str, float | int]:
     return {
         k: (v if isinstance(v, int) else float(v))
         for k, v in values.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
+
+
+def _model_row(window: ReplayWindow, result) -> dg.TableRecord:
+    report = result.report
+    return dg.TableRecord(
+        {
+            "test_window": str(window),
+            "train_windows": ", ".join(report["train_windows"]),
+            "examples": int(report["examples"]),
+            "positives": int(report["candidate_positives"]),
+            "best_iteration": int(result.trained.metrics.get("best_iteration", -1)),
+        }
+    )
 
 
 @dg.asset(
@@ -123,24 +157,16 @@ def replay_model(
     rows = []
     last = None
     cache: dict = {}  # consecutive test windows share training windows: build each once
-    for i, window in enumerate(windows, 1):
-        context.log.info(f"[{i}/{len(windows)}] training the model for test window {window}")
-        result = train_replay_model(
-            sources, window, config.params(), log=context.log.info, cache=cache
-        )
-        save_model(model_dir(folder, window), result.trained, result.spec, result.report)
-        rows.append(
-            dg.TableRecord(
-                {
-                    "test_window": str(window),
-                    "train_windows": ", ".join(result.report["train_windows"]),  # type: ignore[arg-type]
-                    "examples": int(result.report["examples"]),  # type: ignore[call-overload]
-                    "positives": int(result.report["candidate_positives"]),  # type: ignore[call-overload]
-                    "best_iteration": int(result.trained.metrics.get("best_iteration", -1)),
-                }
-            )
-        )
-        last = result
+    with _walk_cluster(context, pixie, settings) as cluster:
+        for i, window in enumerate(windows, 1):
+            context.log.info(f"[{i}/{len(windows)}] training the model for test window {window}")
+            result = train_replay_model(
+                sources, window, config.params(), log=context.log.info, cache=cache,
+                cluster=cluster,
+            )  # fmt: skip
+            save_model(model_dir(folder, window), result.trained, result.spec, result.report)
+            rows.append(_model_row(window, result))
+            last = result
     assert last is not None
     importance = sorted(last.trained.importance.items(), key=lambda kv: -kv[1])
     importance_md = "| feature | total gain |\n|---|---|\n" + "\n".join(
@@ -234,9 +260,14 @@ def replay_evaluation(
     sources = _sources(settings, until=windows[-1].stop)
     params = config.params()
     results = []
-    for i, (window, scorer) in enumerate(zip(windows, scorers, strict=True), 1):
-        context.log.info(f"[{i}/{len(windows)}] evaluating test window {window}")
-        results.append(evaluate_replay(sources, window, params, scorer, log=context.log.info))
+    with _walk_cluster(context, pixie, settings) as cluster:
+        for i, (window, scorer) in enumerate(zip(windows, scorers, strict=True), 1):
+            context.log.info(f"[{i}/{len(windows)}] evaluating test window {window}")
+            results.append(
+                evaluate_replay(
+                    sources, window, params, scorer, log=context.log.info, cluster=cluster
+                )
+            )
     report = pool_windows(results, params)
     summary = report.summary()
     counts = {str(r.window): r.counts for r in results}
