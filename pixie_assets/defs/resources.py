@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from pixie_assets.core.settings import Settings
 from pixie_assets.distributed import ShardRunner, open_runner
@@ -23,6 +24,20 @@ class PixieSettings(dg.ConfigurableResource):
     source: str = "world"
     landing: str = ""  # PIXIE_LANDING; empty: $PIXIE_HOME/landing
     dask: str = ""  # PIXIE_DASK; empty: shards run in the step's process
+
+    # The run's cluster: opened by the first step that asks, closed when the run's execution
+    # ends (per step process under the multiprocess executor).
+    _in_execution: bool = PrivateAttr(default=False)
+    _runner: ShardRunner | None = PrivateAttr(default=None)
+    _runner_stack: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._in_execution = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._runner_stack is not None:
+            self._runner_stack.close()
+        self._runner, self._runner_stack = None, None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PixieSettings:
@@ -49,7 +64,16 @@ class PixieSettings(dg.ConfigurableResource):
 
     @contextmanager
     def shard_runner(self) -> Iterator[ShardRunner]:
-        """Where this step's shards run (``PIXIE_DASK``): in process, or on a Dask cluster that
-        a ``local:N`` setting starts here and closes when the block ends."""
-        with open_runner(self.resolved().dask_spec) as runner:
-            yield runner
+        """Where this step's shards run (``PIXIE_DASK``): in process, or on a Dask cluster.
+        In a run, the cluster of a ``local:N`` setting is started by the first step that asks
+        and kept for the others (a start costs seconds), and closed when the run ends; outside
+        a run (a script, a test) it lives as long as the block."""
+        if not self._in_execution:
+            with open_runner(self.resolved().dask_spec) as runner:
+                yield runner
+            return
+        if self._runner is None:
+            stack = ExitStack()
+            self._runner = stack.enter_context(open_runner(self.resolved().dask_spec))
+            self._runner_stack = stack
+        yield self._runner

@@ -78,6 +78,8 @@ def test_the_dask_run_says_where_it_ran(runs):
     metadata = runs["local:2"][1]
     assert metadata["workers"] == 2 and metadata["shards"] == 4
     assert metadata["dask_dashboard"].startswith("http://127.0.0.1:")
+    # one cluster for the run: the serving step used the one the walks started
+    assert runs["local:2"][3]["dask_dashboard"] == metadata["dask_dashboard"]
     assert runs["in_process"][1]["workers"] == 1
     assert "dask_dashboard" not in runs["in_process"][1]
     for key in ("requests", "candidates", "distinct_pins", "walk_steps"):

@@ -109,7 +109,10 @@ def serving_logs(
             tasks = plan_serve_shards(
                 settings, day, client, scorer.version, parts, staging, runner.task_threads
             )
-            summary = summarize_shards(runner.map(serve_shard, tasks))
+            try:
+                summary = summarize_shards(runner.map(serve_shard, tasks))
+            finally:  # workers may serve another partition next: drop this one's inputs
+                runner.run_everywhere(release_caches)
             workers, dashboard = runner.workers, runner.dashboard
     finally:
         release_caches()
