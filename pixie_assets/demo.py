@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.settings import ensure_dagster_home, get_settings
 from pixie_assets.defs.concurrency import release_stale_slots
 from pixie_assets.defs.partitions import day_client_key
@@ -25,7 +26,7 @@ from pixie_assets.defs.partitions import day_client_key
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _run_job(instance: dg.DagsterInstance, defs: dg.Definitions, name: str, **kwargs):
+def run_job(instance: dg.DagsterInstance, defs: dg.Definitions, name: str, **kwargs):
     started = time.perf_counter()
     release_stale_slots(instance, log=lambda message: print(f"  {message}"))
     result = defs.resolve_job_def(name).execute_in_process(
@@ -89,11 +90,32 @@ def print_summary(summary: dict[str, dict]) -> None:
     print(json.dumps({c: {k: s[k] for k in keys} for c, s in summary.items()}))
 
 
+def run_loop(
+    instance: dg.DagsterInstance, defs: dg.Definitions, days: int, show_world: bool = False
+) -> tuple[dict[str, dict], list]:
+    """The world, then ``days`` days of graph and day × client jobs in order; each client's
+    last ``model_evaluation`` metadata, and every job's result."""
+    settings = get_settings()
+    results = [run_job(instance, defs, "world_job")]
+    if show_world:
+        print()
+        print(_metadata(results[0], "world")["summary"])
+        print()
+    evaluations: dict[str, dict] = {}
+    for offset in range(days):
+        day = (settings.start_day + timedelta(days=offset)).isoformat()
+        results.append(run_job(instance, defs, "graph_job", partition_key=day))
+        for client in CLIENTS:
+            key = day_client_key(day, client)
+            results.append(run_job(instance, defs, "daily_client_job", partition_key=key))
+            evaluations[client] = _metadata(results[-1], "model_evaluation")
+    return evaluations, results
+
+
 def main() -> None:
     settings = get_settings()
     days = int(os.environ.get("PIXIE_DEMO_DAYS", "7"))
     os.environ["DAGSTER_HOME"] = str(ensure_dagster_home())
-    from pixie_assets.core.clients import CLIENTS
     from pixie_assets.definitions import defs
 
     print(
@@ -101,20 +123,8 @@ def main() -> None:
         f"{len(CLIENTS)} clients, data in {settings.home}"
     )
     started = time.perf_counter()
-    evaluations: dict[str, dict] = {}
     with dg.DagsterInstance.get() as instance:
-        world = _run_job(instance, defs, "world_job")
-        print()
-        print(_metadata(world, "world")["summary"])
-        print()
-        for offset in range(days):
-            day = (settings.start_day + timedelta(days=offset)).isoformat()
-            _run_job(instance, defs, "graph_job", partition_key=day)
-            for client in CLIENTS:
-                result = _run_job(
-                    instance, defs, "daily_client_job", partition_key=day_client_key(day, client)
-                )
-                evaluations[client] = _metadata(result, "model_evaluation")
+        evaluations, _ = run_loop(instance, defs, days, show_world=True)
     print_summary({client: client_summary(e) for client, e in evaluations.items()})
     print(f"demo finished in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 

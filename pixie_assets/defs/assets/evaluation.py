@@ -143,6 +143,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "champion_before": champion_version or "none",
         "mlflow_run_id": run_id,
         **_ranker_metadata(frame, config.primary_metric),
+        "dagster/row_count": len(outcomes),
     }
     return dg.MaterializeResult(
         metadata=metadata,

@@ -224,6 +224,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "strategy": strategy,
             "window": f"{window.first_day}..{window.last_day}",
             "trained_on": trained_on,
+            "dagster/row_count": int(rows),
             **({"dask_dashboard": dg.MetadataValue.url(dashboard)} if dashboard else {}),
             **{k: float(v) for k, v in trained.metrics.items()},
             "feature_importance": importance_plot,
