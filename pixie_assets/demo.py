@@ -46,47 +46,75 @@ def _metadata(result, asset: str) -> dict:
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
 def client_summary(evaluation: dict) -> dict:
-    """visit count vs the champion that served the day (visit count itself if none yet)."""
+    """What the day's evaluation decided: visit count, the champion that served the day (visit
+    count itself if none yet) and the challenger, each on the primary metric (and simulated
+    actions per request in world mode), then the decision and where ``@champion`` points."""
     metric = evaluation["primary_metric"]
     visit = evaluation[f"visit_count/{metric}"]
     champion_key = "champion" if f"champion/{metric}" in evaluation else "visit_count"
     champion = evaluation[f"{champion_key}/{metric}"]
-    sim_visit = evaluation.get("visit_count/sim_primary_per_request")
-    sim_champion = evaluation.get(f"{champion_key}/sim_primary_per_request")
+    challenger = evaluation.get(f"challenger/{metric}")
+    promoted = evaluation.get("decision") == "promoted"
+    served_by = evaluation.get("champion_before", "none")
+    challenger_version = evaluation.get("challenger_version", "none")
+    sim = {
+        name: evaluation.get(f"{name}/sim_primary_per_request")
+        for name in ("visit_count", champion_key, "challenger")
+    }
     return {
         "primary_metric": metric,
         "visit_count": round(visit, 4),
         "champion": round(champion, 4),
         "lift": round(champion / visit - 1, 4) if visit else None,
-        "sim_actions_visit_count": None if sim_visit is None else round(sim_visit, 4),
-        "sim_actions_champion": None if sim_champion is None else round(sim_champion, 4),
-        "champion_version": evaluation.get("champion_before", "none"),
+        "sim_actions_visit_count": _rounded(sim["visit_count"]),
+        "sim_actions_champion": _rounded(sim[champion_key]),
+        "champion_version": served_by,
+        "challenger_version": challenger_version,
+        "challenger": _rounded(challenger),
+        "sim_actions_challenger": _rounded(sim["challenger"]),
+        "decision": evaluation.get("decision", "kept"),
+        "reason": evaluation.get("reason", ""),
+        "champion_after": challenger_version if promoted else served_by,
     }
 
 
-def print_summary(summary: dict[str, dict]) -> None:
+def _versus(value: float | None, base: float | None) -> str:
+    return f"{value / base - 1:>+8.1%}" if value is not None and base else " " * 8
+
+
+def print_summary(summary: dict[str, dict], day: str) -> None:
     print()
     for client, s in summary.items():
-        sim_lift = (
-            s["sim_actions_champion"] / s["sim_actions_visit_count"] - 1
-            if s["sim_actions_visit_count"]
-            else float("nan")
-        )
-        print(f"{client} (champion: {s['champion_version']})")
-        print(f"  {'':34} {'visit count':>12} {'champion':>12} {'lift':>8}")
-        print(
-            f"  {s['primary_metric']:34} {s['visit_count']:>12.4f} {s['champion']:>12.4f} "
-            f"{s['lift']:>+8.1%}"
-        )
-        if s["sim_actions_visit_count"] is not None:
-            print(
-                f"  {'simulated actions per request':34} {s['sim_actions_visit_count']:>12.4f} "
-                f"{s['sim_actions_champion']:>12.4f} {sim_lift:>+8.1%}"
+        served = "visit count" if s["champion_version"] == "none" else f"v{s['champion_version']}"
+        rows = [("visit count", s["visit_count"], s["sim_actions_visit_count"])]
+        rows.append((f"champion {served} (served {day})", s["champion"], s["sim_actions_champion"]))
+        if s["challenger"] is not None:
+            name = f"challenger v{s['challenger_version']}"
+            rows.append((name, s["challenger"], s["sim_actions_challenger"]))
+        with_sim = s["sim_actions_visit_count"] is not None
+        print(f"{client}, {day}")
+        header = f"  {'':32} {s['primary_metric']:>14} {'vs visit':>8}"
+        print(header + (f" {'sim. actions/req':>17} {'vs visit':>8}" if with_sim else ""))
+        for i, (name, value, sim) in enumerate(rows):
+            base, sim_base = (
+                (None, None) if i == 0 else (s["visit_count"], s["sim_actions_visit_count"])
             )
-    print()
+            line = f"  {name:32} {value:>14.4f} {_versus(value, base)}"
+            if with_sim:
+                line += f" {sim:>17.4f} {_versus(sim, sim_base)}"
+            print(line)
+        after = "none" if s["champion_after"] == "none" else f"v{s['champion_after']}"
+        print(f"  decision: {s['decision']} — {s['reason']}")
+        print(f"  @champion is now {after}")
+        print()
     keys = ("primary_metric", "visit_count", "champion", "lift", "sim_actions_visit_count",
-            "sim_actions_champion")  # fmt: skip
+            "sim_actions_champion", "champion_version", "challenger_version", "challenger",
+            "decision", "champion_after")  # fmt: skip
     print(json.dumps({c: {k: s[k] for k in keys} for c, s in summary.items()}))
 
 
@@ -125,7 +153,8 @@ def main() -> None:
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         evaluations, _ = run_loop(instance, defs, days, show_world=True)
-    print_summary({client: client_summary(e) for client, e in evaluations.items()})
+    last_day = (settings.start_day + timedelta(days=days - 1)).isoformat()
+    print_summary({client: client_summary(e) for client, e in evaluations.items()}, last_day)
     print(f"demo finished in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
 
