@@ -16,6 +16,31 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+# Metadata keys that count things: shown as integers, whatever type computed them.
+COUNT_WORDS = ("rows", "positives", "iteration", "requests", "examples", "candidates",
+               "impressed", "saved", "clicked", "closeup", "hidden", "refit", "shards")  # fmt: skip
+
+
+def display_number(key: str, value: float | int) -> float | int:
+    """Counts as ints; other floats to 4 significant digits (a page of metrics reads at a
+    glance, and no metric here is known to more digits than that). NaN stays NaN."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    value = float(value)
+    if not np.isfinite(value):
+        return value
+    name = key.rsplit("/", 1)[-1]
+    if value.is_integer() and any(word in name for word in COUNT_WORDS):
+        return int(value)
+    return float(f"{value:.4g}")
+
+
+def display_numbers(values: dict[str, float | int]) -> dict[str, float | int]:
+    return {key: display_number(key, value) for key, value in values.items()}
+
+
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[

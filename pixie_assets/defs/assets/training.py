@@ -14,7 +14,7 @@ from pixie_assets.core.settings import Settings
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import writer
 from pixie_assets.defs.assets.serving import serving_log_table
-from pixie_assets.defs.metadata import plot_markdown
+from pixie_assets.defs.metadata import display_numbers, plot_markdown
 from pixie_assets.defs.partitions import (
     day_client_partitions,
     split_day_client,
@@ -58,6 +58,19 @@ def _feature_drift(con, client: str, day: date, window_days: int) -> dict[str, f
     if reference.empty:
         return {}
     return feature_psi(reference, values(day, day + timedelta(days=1)), contract.FEATURE_NAMES)
+
+
+def _label_rate_description(client: str, day: date, counts: dict[str, float]) -> str:
+    """One line of what the label_rate check checked, and on which partition."""
+    rows = int(counts["rows"])
+    if "label_rate" not in counts:  # regression: the label must vary
+        return f"{client} {day}: label std {counts['label_std']:.4g} over {rows:,} rows (> 0?)"
+    rate = counts["label_rate"]
+    inside = "within" if MIN_LABEL_RATE <= rate <= MAX_LABEL_RATE else "OUTSIDE"
+    return (
+        f"{client} {day}: label rate {rate:.4f} ({int(counts['positives']):,} positives of "
+        f"{rows:,} rows), {inside} [{MIN_LABEL_RATE}, {MAX_LABEL_RATE}]"
+    )
 
 
 def _label_counts(examples, regression: bool) -> dict[str, float]:
@@ -120,7 +133,11 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
         )
     context.log.info(f"{client} {day}: {counts}")
     return dg.MaterializeResult(
-        metadata={"strategy": config.strategy, **counts, "dagster/row_count": int(counts["rows"])},
+        metadata={
+            "strategy": config.strategy,
+            **display_numbers(counts),
+            "dagster/row_count": int(counts["rows"]),
+        },
         check_results=[
             dg.AssetCheckResult(
                 check_name="feature_drift",
@@ -133,9 +150,14 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
                 check_name="label_rate",
                 passed=bool(passed),
                 metadata={
-                    k: v
-                    for k, v in counts.items()
-                    if k in ("rows", "positives", "label_rate", "label_std")
+                    "description": _label_rate_description(client, day, counts),
+                    **display_numbers(
+                        {
+                            k: v
+                            for k, v in counts.items()
+                            if k in ("rows", "positives", "label_rate", "label_std")
+                        }
+                    ),
                 },
             ),
         ],
@@ -226,7 +248,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "trained_on": trained_on,
             "dagster/row_count": int(rows),
             **({"dask_dashboard": dg.MetadataValue.url(dashboard)} if dashboard else {}),
-            **{k: float(v) for k, v in trained.metrics.items()},
+            **display_numbers(trained.metrics),
             "feature_importance": importance_plot,
         }
     )
