@@ -6,10 +6,12 @@ deployment differ by one variable and never write into each other's files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -178,17 +180,64 @@ def dagster_instance_yaml(dagster_home: Path) -> str:
     return project.rstrip("\n") + "\n" + storage
 
 
-def ensure_dagster_home(env: Mapping[str, str] | None = None) -> Path:
+# First line of a dagster.yaml this project wrote, with the digest of what follows it: a file
+# still matching its digest is ours to update; any other file is the user's, never overwritten.
+GENERATED_MARK = "# written by pixie_assets from the project's dagster.yaml; sha256 of the rest: "
+
+
+def _generated(body: str) -> str:
+    return f"{GENERATED_MARK}{hashlib.sha256(body.encode()).hexdigest()}\n{body}"
+
+
+def _ours_unedited(text: str) -> bool:
+    first, _, body = text.partition("\n")
+    return first.startswith(GENERATED_MARK) and first == _generated(body).partition("\n")[0]
+
+
+def instance_differences(theirs: str, ours: str) -> list[str]:
+    """Top-level keys of two dagster.yaml texts that differ, in words."""
+    import yaml
+
+    a, b = yaml.safe_load(theirs) or {}, yaml.safe_load(ours) or {}
+    if not isinstance(a, dict):
+        return ["it is not a mapping of settings"]
+    words = []
+    for key in sorted(set(a) | set(b)):
+        if key not in b:
+            words.append(f"`{key}` only in yours")
+        elif key not in a:
+            words.append(f"`{key}` missing (the project sets it)")
+        elif a[key] != b[key]:
+            words.append(f"`{key}` differs")
+    return words
+
+
+def ensure_dagster_home(
+    env: Mapping[str, str] | None = None, warn: Callable[[str], None] | None = None
+) -> Path:
     """Create ``$DAGSTER_HOME`` (default ``$PIXIE_HOME/dagster_home``) holding the project's
-    instance configuration, and return it."""
+    instance configuration, and return it. An existing ``dagster.yaml`` that this project did
+    not write (or that was edited since) is the user's: it is used as it is, and ``warn`` (to
+    stderr by default) says how it differs from the project's."""
     env = os.environ if env is None else env
     settings = Settings.from_env(env)
     home = Path(env.get("DAGSTER_HOME") or settings.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    wanted = dagster_instance_yaml(home)
-    if not target.exists() or target.read_text() != wanted:
+    wanted = _generated(dagster_instance_yaml(home))
+    current = target.read_text() if target.exists() else None
+    if current is None or (_ours_unedited(current) and current != wanted):
         target.write_text(wanted)
+    elif current != wanted and not _ours_unedited(current):
+        differences = instance_differences(current, wanted)
+        if differences:
+            say = warn or (lambda message: print(message, file=sys.stderr))
+            say(
+                f"{target} is not the project's instance configuration "
+                f"({'; '.join(differences)}): using it unchanged. The project's pools (duckdb, "
+                "mlflow: one writer each) and run monitoring come from `concurrency` and "
+                f"`run_monitoring`; remove the file to get the project's."
+            )
     return home
 
 
@@ -196,8 +245,6 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m pixie_assets.core.settings dagster-home``: create ``$DAGSTER_HOME`` (default
     ``$PIXIE_HOME/dagster_home``) with the project's instance configuration and print its path,
     for shells that run Dagster commands by hand (``export DAGSTER_HOME=$(…)``)."""
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     if args != ["dagster-home"]:
         raise SystemExit("usage: python -m pixie_assets.core.settings dagster-home")
