@@ -2,9 +2,11 @@
 
 World, then for each of ``PIXIE_DEMO_DAYS`` days (default 7) in order: the day's graph, then for
 every client the day × client job (candidates, serving with the current @champion, ingestion,
-labels, training, evaluation and promotion). Runs go through the instance in ``$DAGSTER_HOME`` so
-they appear in the Dagster UI's run history (``make ui``). It ends with each client's last-day
-comparison of visit count and the champion, then the same figures as one JSON line.
+labels, training, evaluation and promotion). Runs go through the instance in ``$DAGSTER_HOME`` as
+runs of ``workspace.yaml``'s code location, so the Dagster UI (``make ui``) shows them as it shows
+runs it launched: with their job, on the Overview timeline and the Jobs page. It ends with each
+client's last-day comparison of visit count and the champion, then the same figures as one JSON
+line.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dagster as dg
 from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.settings import ensure_dagster_home, get_settings
 from pixie_assets.defs.concurrency import release_stale_slots
+from pixie_assets.defs.launch import execute_in_location
 from pixie_assets.defs.partitions import day_client_key
 
 # The run's full event log is in the Dagster UI; the terminal gets warnings and the summary.
@@ -27,11 +30,11 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_job(instance: dg.DagsterInstance, defs: dg.Definitions, name: str, **kwargs):
+    """Run one job here, to its end, as a run of the workspace's code location: the UI lists it
+    with its job, on the Overview timeline and the Jobs page (``defs/launch.py``)."""
     started = time.perf_counter()
     release_stale_slots(instance, log=lambda message: print(f"  {message}"))
-    result = defs.resolve_job_def(name).execute_in_process(
-        instance=instance, run_config=QUIET_CONSOLE, raise_on_error=False, **kwargs
-    )
+    result = execute_in_location(instance, defs, name, run_config=QUIET_CONSOLE, **kwargs)
     label = f"{name} {kwargs.get('partition_key', '')}".strip()
     print(
         f"  {label}: {'ok' if result.success else 'FAILED'} in {time.perf_counter() - started:.1f}s"
