@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
-from pixie_assets.core.sql import load_sql
+from pixie_assets.core.sql import load_sql, render_sql
 from pixie_assets.serving.funnel import rank_within_requests
 from pixie_assets.serving.scoring import VISIT_COUNT_VERSION
 from pixie_assets.training import metrics, offpolicy
@@ -206,10 +206,24 @@ class RankerEvaluation:
     metrics: dict[str, float]
 
 
-def logged_outcomes(con: duckdb.DuckDBPyConnection, day: date, client: str) -> pd.DataFrame:
+# Requests an evaluation scores per (day, client), at most: every ranker on the same sample.
+# Its AUCs rest on millions of candidates at the cap, and a large world's homefeed day (200k
+# requests × 200 candidates, with the features of three rankers) no longer fits in 24 GiB whole.
+EVALUATION_MAX_REQUESTS = 25_000
+
+
+def logged_outcomes(
+    con: duckdb.DuckDBPyConnection, day: date, client: str, max_requests: int | None = None
+) -> pd.DataFrame:
     """The day's logged candidates of one client with their outcomes (``labels/outcomes.sql``),
-    one row each: what every ranker of an evaluation is scored on."""
-    return con.sql(load_sql("labels/outcomes"), params={"day": day, "client": client}).df()
+    one row each: what every ranker of an evaluation is scored on. With ``max_requests``, only
+    that many of the day's requests (a fixed sample by the hash of their ids): an evaluation's
+    memory then follows the cap, not the day's traffic."""
+    params: dict[str, object] = {"day": day, "client": client}
+    if max_requests is None:
+        return con.sql(load_sql("labels/outcomes"), params=params).df()
+    sql = render_sql("evaluation/sampled_outcomes", outcomes=load_sql("labels/outcomes"))
+    return con.sql(sql, params={**params, "max_requests": max_requests}).df()
 
 
 def visit_count_ranker(outcomes: pd.DataFrame) -> Ranker:
@@ -249,6 +263,8 @@ def comparison_frame(evaluations: list[RankerEvaluation]) -> pd.DataFrame:
 
 
 def comparison_markdown(frame: pd.DataFrame, primary_metric: str) -> str:
+    """One row per ranker, a column per metric: the strategy study's table, whose arms are
+    many and whose metrics it picks (``study_table``); model_evaluation's is ``review_markdown``."""
     columns = ["version", primary_metric] + [
         c for c in frame.columns if c not in ("version", primary_metric)
     ]
@@ -259,3 +275,141 @@ def comparison_markdown(frame: pd.DataFrame, primary_metric: str) -> str:
         cells = [row["version"]] + ["–" if pd.isna(v) else f"{v:.4f}" for v in row[columns[1:]]]
         rows.append(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join([head, rule, *rows])
+
+
+# --- the comparison a reviewer reads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleSizes:
+    """How much of the day's log an evaluation's figures rest on: an AUC gap of 0.01 means
+    little over 40 positives and a lot over 4,000, and the comparison alone cannot tell which."""
+
+    requests: int
+    candidates: int  # logged candidates, every ranker scores all of them
+    sent: int  # sent to the full ranker: the rows of auc_sent and recall@M
+    impressions: int  # shown: the rows of auc_impressed
+    primary: str  # the client's primary actions, e.g. "save" or "click_closeup"
+    primary_positives: int  # sent rows with a primary action: the positives of auc_sent
+    actions: dict[str, int]  # candidates with each action (save, click, closeup, hide)
+
+    def as_metrics(self) -> dict[str, float]:
+        """``sample.<count>`` figures for the MLflow evaluation run."""
+        counts = {
+            "requests": self.requests,
+            "candidates": self.candidates,
+            "sent": self.sent,
+            "impressions": self.impressions,
+            f"sent_with_{self.primary}": self.primary_positives,
+            **{f"with_{action}": n for action, n in self.actions.items()},
+        }
+        return {f"sample.{name}": float(n) for name, n in counts.items()}
+
+    def markdown(self) -> str:
+        actions = " · ".join(f"{action} {n:,}" for action, n in self.actions.items())
+        return "\n".join(
+            [
+                "**Sample** (the day's logged candidates of the client)",
+                "",
+                f"- requests: {self.requests:,}",
+                f"- logged candidates: {self.candidates:,}",
+                f"- sent to the full ranker (rows of auc_sent, recall@M): {self.sent:,}",
+                f"- impressions (rows of auc_impressed): {self.impressions:,}",
+                f"- sent with {self.primary} (positives of auc_sent/{self.primary}): "
+                f"{self.primary_positives:,}",
+                f"- candidates with each action: {actions}",
+            ]
+        )
+
+
+def sample_sizes(outcomes: pd.DataFrame, config: ClientConfig) -> SampleSizes:
+    """The counts behind an evaluation of ``outcomes`` (``logged_outcomes``) for ``config``."""
+    sent = outcomes["sent_to_full_ranker"].to_numpy(dtype=bool)
+    positives = _acted(outcomes, config.primary_actions) & sent
+    return SampleSizes(
+        requests=int(outcomes["request_id"].nunique()),
+        candidates=len(outcomes),
+        sent=int(sent.sum()),
+        impressions=int(outcomes["impressed"].to_numpy(dtype=bool).sum()),
+        primary=primary_name(config),
+        primary_positives=int(positives.sum()),
+        actions={a: int((outcomes[flag].to_numpy() > 0).sum()) for a, flag in ACTION_FLAGS.items()},
+    )
+
+
+# The rankers of an evaluation in the order a reviewer compares them, and their column headers.
+REVIEW_RANKERS = {"visit_count": "visit count", "champion": "champion", "challenger": "challenger"}
+
+
+def review_rankers(frame: pd.DataFrame) -> list[str]:
+    """The frame's rankers in review order: visit count, champion, challenger, then any other
+    (a study arm) as the frame has them."""
+    known = [name for name in REVIEW_RANKERS if name in frame.index]
+    return known + [name for name in frame.index if name not in REVIEW_RANKERS]
+
+
+def delta_baseline(rankers: Sequence[str]) -> str | None:
+    """What the challenger's Δ is taken against: the champion it would replace, visit count
+    while there is none; None without a challenger (nothing is being judged)."""
+    if "challenger" not in rankers:
+        return None
+    return next((name for name in ("champion", "visit_count") if name in rankers), None)
+
+
+def review_metric_order(frame: pd.DataFrame, primary_metric: str) -> list[str]:
+    """The primary metric, then the others grouped by family (``auc_sent``, ``dr``, …) in the
+    order the evaluation first reports each family, by name within it: the log metrics'
+    action sets come out of a set, so the frame's own column order differs between processes."""
+    metrics = [c for c in frame.columns if c != "version"]
+    families = list(dict.fromkeys(m.split("/")[0] for m in metrics))
+    others = sorted(
+        (m for m in metrics if m != primary_metric),
+        key=lambda m: (families.index(m.split("/")[0]), m),
+    )
+    return ([primary_metric] if primary_metric in metrics else []) + others
+
+
+def _figure(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:.4f}"
+
+
+def _difference(value: float, baseline: float) -> str:
+    return "–" if pd.isna(value) or pd.isna(baseline) else f"{value - baseline:+.4f}"
+
+
+def _review_row(frame: pd.DataFrame, metric: str, rankers: list[str], label: str) -> str:
+    cells = [label, *(_figure(frame.loc[r, metric]) for r in rankers)]
+    baseline = delta_baseline(rankers)
+    if baseline is not None:
+        cells.append(_difference(frame.loc["challenger", metric], frame.loc[baseline, metric]))
+    return "| " + " | ".join(cells) + " |"
+
+
+def _review_versions(frame: pd.DataFrame, rankers: list[str]) -> str:
+    """Which model each column is (the table's headers name roles, not versions)."""
+    named = [f"{REVIEW_RANKERS.get(r, r)} = `{frame.loc[r, 'version']}`" for r in rankers]
+    return "Columns: " + "; ".join(named) + "."
+
+
+def review_markdown(
+    frame: pd.DataFrame, primary_metric: str, sample: SampleSizes | None = None
+) -> str:
+    """The comparison (``comparison_frame``) as a reviewer reads it: one row per metric, the
+    primary metric first and in bold, a column per ranker present and the challenger's Δ
+    against the champion (visit count while there is none); then which version each column
+    is and the sample sizes. Narrow on purpose: the same text is the Dagster metadata, the
+    evaluation run's ``comparison.md`` and the model version's description, and MLflow's
+    description page runs the headers of a wide table together."""
+    rankers = review_rankers(frame)
+    baseline = delta_baseline(rankers)
+    headers = ["metric", *(REVIEW_RANKERS.get(r, r) for r in rankers)]
+    if baseline is not None:
+        headers.append(f"Δ (challenger − {REVIEW_RANKERS[baseline]})")
+    lines = ["| " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1)]
+    for metric in review_metric_order(frame, primary_metric):
+        label = f"**{metric}** (primary)" if metric == primary_metric else metric
+        lines.append(_review_row(frame, metric, rankers, label))
+    blocks = ["\n".join(lines), _review_versions(frame, rankers)]
+    if sample is not None:
+        blocks.append(sample.markdown())
+    return "\n\n".join(blocks)

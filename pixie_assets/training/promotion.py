@@ -23,6 +23,17 @@ import pandas as pd
 
 from pixie_assets.core.clients import ClientConfig
 
+# A version's tag ``promotion`` through its life: registered ``pending``; its evaluation writes
+# ``promoted`` (it is @champion) or ``rejected``; a promoted version whose @champion a newer
+# one took becomes ``superseded`` (tag ``superseded_by`` names that one).
+PENDING = "pending"
+PROMOTED = "promoted"
+REJECTED = "rejected"
+SUPERSEDED = "superseded"
+SUPERSEDED_BY_TAG = "superseded_by"
+# Versions that were @champion once: what a repeated evaluation judges the champion against.
+EVER_PROMOTED = frozenset({PROMOTED, SUPERSEDED})
+
 
 @dataclass(frozen=True)
 class PromotionDecision:
@@ -38,7 +49,7 @@ class PromotionDecision:
 
     def as_tags(self) -> dict[str, str]:
         return {
-            "promotion": "promoted" if self.promote else "rejected",
+            "promotion": PROMOTED if self.promote else REJECTED,
             "promotion_reason": self.reason,
             "primary_metric": self.metric,
             "primary_challenger": _fmt(self.challenger),
@@ -156,13 +167,88 @@ def review_description(
     config: ClientConfig, day: str, decision: PromotionDecision, table: str, run_id: str
 ) -> str:
     """What the registry shows on the evaluated version: the decision, its reason, the
-    comparison table and the MLflow run that holds the rest."""
+    comparison table and the MLflow run that holds the rest. Paragraphs apart: the registry
+    renders the description as markdown, which would join single lines into one."""
     verdict = "PROMOTED to @champion" if decision.promote else "not promoted"
     return (
         f"Evaluated on {config.name} logs of {day} (primary metric {config.primary_metric}, "
-        f"decided on {decision.metric}).\n"
-        f"Decision: {verdict} — {decision.reason}.\n\n{table}\n\nMLflow evaluation run: {run_id}"
+        f"decided on {decision.metric}).\n\n"
+        f"**Decision: {verdict}** — {decision.reason}.\n\n{table}\n\n"
+        f"MLflow evaluation run: {run_id}"
     )
+
+
+def pending_description(config: ClientConfig, day: str, strategy: str) -> str:
+    """A new version's description until its evaluation replaces it with the review."""
+    return (
+        f"**Pending evaluation.** Trained on {config.name} logs through {day} "
+        f"(labels {strategy}, {config.objective}); registered as @challenger. "
+        f"model_evaluation of the next day's logs judges it on {config.primary_metric} "
+        "against the champion and writes its decision here."
+    )
+
+
+def superseded_note(version: str) -> str:
+    """The line that heads a superseded version's description, above its own review."""
+    return (
+        f"**Superseded**: version {version} replaced this one as @champion. "
+        "Its review as its evaluation wrote it follows."
+    )
+
+
+def superseded_description(description: str, version: str) -> str:
+    """``description`` headed by ``superseded_note``, once: marking a version again (a re-run
+    after a kill between the writes) leaves it as it is."""
+    note = superseded_note(version)
+    return description if description.startswith(note) else f"{note}\n\n{description}"
+
+
+def _promotion_rule(config: ClientConfig) -> str:
+    fallback = (
+        f"; when it is undefined for either side, {config.fallback_metric} decides"
+        if config.fallback_metric not in (None, config.primary_metric)
+        else ""
+    )
+    return (
+        f"the challenger becomes @champion only if its {config.primary_metric} beats the "
+        f"champion's (visit count's while there is none) by more than "
+        f"{config.promotion_margin:.1%} of it{fallback}. A tie, a missing number or a failed "
+        "check never promotes, and a version trained through an earlier day than the champion "
+        "never replaces it."
+    )
+
+
+def model_description(config: ClientConfig) -> str:
+    """The registered model's description: what its versions are and how they are judged."""
+    return "\n\n".join(
+        [
+            f"Lightweight ranker of the **{config.name}** surface: an XGBoost model "
+            f"({config.objective}, labels {config.strategy}) that scores the "
+            f"{config.candidates_k} candidates Pixie returns per request and picks the "
+            f"{config.full_ranker_m} sent to the full ranker ({config.shown_k} are shown). "
+            f"Each day a version is trained on the last {config.training_window_days} days "
+            "of logs and registered as @challenger; @champion serves (visit count while there "
+            "is none).",
+            f"How versions are judged: model_evaluation scores the next day's logged "
+            f"candidates with visit count, the challenger and @champion; {_promotion_rule(config)}",
+            "Version tag `promotion`: pending (not yet evaluated), promoted (@champion), "
+            "rejected, or superseded (was @champion; `superseded_by` names its successor). "
+            "Each version's description holds its evaluation's decision and comparison.",
+        ]
+    )
+
+
+def model_tags(config: ClientConfig) -> dict[str, str]:
+    """The registered model's tags: the client and the settings that judge its versions."""
+    return {
+        "client": config.name,
+        "primary_metric": config.primary_metric,
+        "fallback_metric": config.fallback_metric or "none",
+        "promotion_margin": f"{config.promotion_margin:g}",
+        "objective": config.objective,
+        "strategy": config.strategy,
+        "training_window_days": str(config.training_window_days),
+    }
 
 
 @dataclass(frozen=True)

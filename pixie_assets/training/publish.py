@@ -1,8 +1,10 @@
 """One MLflow run per trained model, and its registry version as the client's challenger.
 
-The run ends FINISHED only once the version is registered (with all its tags) and
-``@challenger`` points at it; a process killed before that leaves the run RUNNING, and the next
-training of the same (day, client) ends it as KILLED (``tracking.end_stale_runs``)."""
+The run ends FINISHED only once the version is registered (with all its tags, ``promotion=pending``
+among them) and ``@challenger`` points at it; a process killed before that leaves the run
+RUNNING, and the next training of the same (day, client) ends it as KILLED
+(``tracking.end_stale_runs``). The descriptions come last, as documentation: the version's
+says it awaits evaluation, the registered model's what it is and how its versions are judged."""
 
 from __future__ import annotations
 
@@ -17,10 +19,17 @@ from pixie_assets.core.plots import close_figure, pyplot
 from pixie_assets.core.settings import Settings
 from pixie_assets.serving.featurize import FeatureSpec
 from pixie_assets.training.fit import TrainedModel
+from pixie_assets.training.promotion import (
+    PENDING,
+    model_description,
+    model_tags,
+    pending_description,
+)
 from pixie_assets.training.tracking import (
     CHALLENGER,
     LoggedModel,
     configure_mlflow,
+    describe_registered_model,
     end_stale_runs,
     log_scorer_model,
     partition_tags,
@@ -70,7 +79,8 @@ def publish_challenger(
     dagster_run_id: str,
 ) -> Published:
     """Log the run (parameters, data window, counts, metrics, importance plot), register the
-    model version with its tags, and point ``@challenger`` at it, all before the run ends."""
+    model version with its tags, point ``@challenger`` at it and describe it and the registered
+    model, all before the run ends."""
     client = configure_mlflow(settings)
     tags = {**partition_tags(config.name, day, dagster_run_id), "strategy": strategy}
     with mlflow.start_run(run_name=f"{config.name} {day} {strategy}", tags=tags) as run:
@@ -100,8 +110,19 @@ def publish_challenger(
             trained.booster,
             spec,
             config.name,
-            tags={"day": day, "strategy": strategy, "dagster_run_id": dagster_run_id},
+            tags={
+                "day": day,
+                "strategy": strategy,
+                "dagster_run_id": dagster_run_id,
+                "promotion": PENDING,
+            },
         )
         failpoint("train.after_register")
         client.set_registered_model_alias(logged.name, CHALLENGER, logged.version)
+        client.update_model_version(
+            logged.name, logged.version, description=pending_description(config, day, strategy)
+        )
+        describe_registered_model(
+            client, logged.name, model_description(config), model_tags(config)
+        )
     return Published(logged, run.info.run_id, tuple(repaired))

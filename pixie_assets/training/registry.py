@@ -4,8 +4,9 @@ Loading a version executes the Python stored with it (MLflow models-from-code), 
 ``load_scorer`` first checks the stored files against the digests the version was registered
 with (tag ``code_sha256``) and refuses a version that differs or carries none. The evaluation's
 writes are ordered alias first, review second (``commit_decision``): the ``promotion=promoted``
-tag records an alias move that happened and never announces one that did not, and
-``registry_consistency`` names whatever a killed run left half-done."""
+tag records an alias move that happened and never announces one that did not; the champion it
+replaced is then marked ``superseded`` (``mark_superseded``), and ``registry_consistency`` names
+whatever a killed run left half-done."""
 
 from __future__ import annotations
 
@@ -22,7 +23,16 @@ from mlflow.exceptions import MlflowException
 from pixie_assets.core.failpoints import failpoint
 from pixie_assets.core.settings import Settings
 from pixie_assets.serving.scoring import Scorer, VisitCountScorer
-from pixie_assets.training.promotion import PromotionDecision, RegistryView
+from pixie_assets.training.promotion import (
+    EVER_PROMOTED,
+    PENDING,
+    PROMOTED,
+    SUPERSEDED,
+    SUPERSEDED_BY_TAG,
+    PromotionDecision,
+    RegistryView,
+    superseded_description,
+)
 from pixie_assets.training.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -40,7 +50,6 @@ from pixie_assets.training.tracking import (
     running_runs,
 )
 
-PROMOTED = "promoted"
 # What training writes on every version, with the version (tracking.log_scorer_model).
 REQUIRED_VERSION_TAGS = ("day", "strategy", "dagster_run_id", CODE_SHA256_TAG)
 
@@ -197,7 +206,8 @@ def evaluation_contenders(settings: Settings, client: str, trained_through: str)
     """The challenger trained through ``trained_through`` and its baseline, the current
     ``@champion``, unless that already is the challenger: then an earlier run of this
     evaluation promoted it (and may have been killed before writing the review), and it is
-    judged again against the champion it replaced, the newest promoted version before it."""
+    judged again against the champion it replaced, the newest version before it that was
+    promoted (tagged promoted, or superseded since)."""
     versions = {str(v.version): v for v in _versions(settings, client)}
     challenger = version_trained_on(settings, client, trained_through)
     champion = aliased_version(settings, client, CHAMPION)
@@ -206,7 +216,7 @@ def evaluation_contenders(settings: Settings, client: str, trained_through: str)
         earlier = [
             int(n)
             for n, v in versions.items()
-            if int(n) < int(challenger) and v.tags.get("promotion") == PROMOTED
+            if int(n) < int(challenger) and v.tags.get("promotion") in EVER_PROMOTED
         ]
         baseline = str(max(earlier)) if earlier else None
 
@@ -254,8 +264,11 @@ def commit_decision(
     two leaves a champion without its ``promotion=promoted`` tag, which ``registry_consistency``
     reports and the next run of the evaluation completes (rule ``already_champion``), never a
     ``promoted`` tag on a version that does not serve. A decision a registry rule forced
-    against an already reviewed version leaves that review as it is: re-running an old day must
-    not overwrite what its first evaluation decided."""
+    against an already reviewed version (tag ``promotion`` other than pending) leaves that
+    review as it is: re-running an old day must not overwrite what its first evaluation
+    decided. Last, ``mark_superseded``: the champion a promotion replaced (or one a killed run
+    left unmarked) says so."""
+    written = True
     if decision.promote:
         failpoint("evaluate.before_alias")
         set_alias(settings, client, CHAMPION, version)
@@ -264,45 +277,96 @@ def commit_decision(
         reviewed = configure_mlflow(settings).get_model_version(
             registered_model_name(client), version
         )
-        if "promotion" in reviewed.tags:
-            return False
-    record_review(settings, client, version, review_tags, description)
-    return True
+        written = reviewed.tags.get("promotion", PENDING) == PENDING
+    if written:
+        record_review(settings, client, version, review_tags, description)
+    mark_superseded(settings, client)
+    return written
+
+
+def _successor(number: int, champions: list[int]) -> str:
+    """The version that took @champion from ``number``: the next one ever promoted."""
+    return str(min(n for n in champions if n > number))
+
+
+def mark_superseded(settings: Settings, client: str) -> list[str]:
+    """Mark every version still tagged promoted but older than ``@champion`` as superseded by
+    the next version promoted after it; returns the versions marked, oldest first.
+
+    Only once the champion's own review is written (it is tagged promoted): before that, the
+    promotion may not be complete, and the version it replaces must keep serving as the
+    baseline its re-run is judged against. Per version, its description is headed with the
+    note first, ``superseded_by`` second and ``promotion=superseded`` last, so a kill leaves
+    a version still tagged promoted, which ``registry_consistency`` reports and the next
+    evaluation marks (the note is not written twice)."""
+    champion = aliased_version(settings, client, CHAMPION)
+    versions = {int(v.version): v for v in _versions(settings, client)}
+    states = {n: v.tags.get("promotion") for n, v in versions.items()}
+    if champion is None or states.get(int(champion)) != PROMOTED:
+        return []
+    champions = sorted(n for n, state in states.items() if state in EVER_PROMOTED)
+    stale = [n for n in champions if n < int(champion) and states[n] == PROMOTED]
+    mlflow_client = configure_mlflow(settings)
+    name = registered_model_name(client)
+    for number in stale:
+        successor = _successor(number, champions)
+        described = superseded_description(versions[number].description or "", successor)
+        mlflow_client.update_model_version(name, str(number), description=described)
+        mlflow_client.set_model_version_tag(name, str(number), SUPERSEDED_BY_TAG, successor)
+        mlflow_client.set_model_version_tag(name, str(number), "promotion", SUPERSEDED)
+    return [str(n) for n in stale]
 
 
 # --- consistency -------------------------------------------------------------------------------
 
 
 def _tag_problems(versions: list[ModelVersion]) -> list[str]:
+    """The tags training writes that a version lacks, and ``superseded_by`` where it was
+    superseded (written before ``promotion=superseded``, so only a hand can remove it)."""
     problems = []
     for v in sorted(versions, key=lambda v: int(v.version)):
         missing = [t for t in REQUIRED_VERSION_TAGS if not v.tags.get(t)]
+        if v.tags.get("promotion") == SUPERSEDED and not v.tags.get(SUPERSEDED_BY_TAG):
+            missing.append(SUPERSEDED_BY_TAG)
         if missing:
             problems.append(f"version {v.version} lacks tag(s) {', '.join(missing)}")
     return problems
 
 
-def _alias_problems(promoted: list[int], numbers: list[int], champion, challenger) -> list[str]:
-    problems = []
-    if champion is None and promoted:
-        problems.append(f"versions {promoted} are tagged promoted but there is no @champion")
-    if champion is not None and int(champion) not in promoted:
+def _champion_problems(promoted: list[int], champions: list[int], champion) -> list[str]:
+    """``promoted``: versions tagged promoted; ``champions``: those and the superseded ones,
+    every version that was @champion once."""
+    if champion is None:
+        if promoted:
+            return [f"versions {promoted} are tagged promoted but there is no @champion"]
+        return []
+    number, problems = int(champion), []
+    if number not in champions:
         problems.append(
             f"@champion is version {champion}, which is not tagged promotion=promoted "
             "(its evaluation did not finish: run it again)"
         )
-    if champion is not None:
-        newer = [n for n in promoted if n > int(champion)]
-        if newer:
-            problems.append(
-                f"versions {newer} are tagged promoted but are newer than @champion {champion}"
-            )
-    if numbers and challenger != str(max(numbers)):
+    newer = [n for n in promoted if n > number]
+    if newer:
         problems.append(
-            f"@challenger is {'version ' + challenger if challenger else 'unset'} but the newest "
-            f"version is {max(numbers)} (its training did not finish: run it again)"
+            f"versions {newer} are tagged promoted but are newer than @champion {champion}"
+        )
+    older = [n for n in promoted if n < number]
+    if older and number in promoted:
+        problems.append(
+            f"versions {older} are tagged promoted but @champion {champion} replaced them "
+            "(not yet marked superseded: the next evaluation marks them)"
         )
     return problems
+
+
+def _challenger_problems(numbers: list[int], challenger) -> list[str]:
+    if numbers and challenger != str(max(numbers)):
+        return [
+            f"@challenger is {'version ' + challenger if challenger else 'unset'} but the newest "
+            f"version is {max(numbers)} (its training did not finish: run it again)"
+        ]
+    return []
 
 
 def _running_problems(settings: Settings, client: str) -> list[str]:
@@ -326,23 +390,28 @@ def registry_consistency(settings: Settings, client: str) -> dict[str, object]:
     """Whether the client's registry is as complete runs leave it, and every way it is not.
 
     Consistent means: every version carries the tags training writes
-    (``REQUIRED_VERSION_TAGS``); ``@champion`` is tagged ``promotion=promoted`` and no
-    promoted version is newer than it (so it is the newest promoted one), and there is one once
-    any version was promoted; ``@challenger`` is the newest version; no run of the client is
-    left RUNNING. ``problems`` names each breach; ``consistent`` is True when there is none."""
+    (``REQUIRED_VERSION_TAGS``); ``@champion`` is tagged ``promotion=promoted`` and no other
+    version is (the ones it replaced are ``superseded``, with ``superseded_by``), and there is
+    one once any version was promoted; ``@challenger`` is the newest version; no run of the
+    client is left RUNNING. A version ``pending`` evaluation, or ``rejected``, is consistent.
+    ``problems`` names each breach; ``consistent`` is True when there is none;
+    ``promoted_versions`` counts the versions ever promoted (promoted or superseded)."""
     versions = _versions(settings, client)
     numbers = [int(v.version) for v in versions]
-    promoted = sorted(int(v.version) for v in versions if v.tags.get("promotion") == PROMOTED)
+    states = {int(v.version): v.tags.get("promotion") for v in versions}
+    promoted = sorted(n for n, state in states.items() if state == PROMOTED)
+    champions = sorted(n for n, state in states.items() if state in EVER_PROMOTED)
     champion = aliased_version(settings, client, CHAMPION)
     challenger = aliased_version(settings, client, CHALLENGER)
     problems = [
         *_tag_problems(versions),
-        *_alias_problems(promoted, numbers, champion, challenger),
+        *_champion_problems(promoted, champions, champion),
+        *_challenger_problems(numbers, challenger),
         *_running_problems(settings, client),
     ]
     return {
         "versions": len(numbers),
-        "promoted_versions": len(promoted),
+        "promoted_versions": len(champions),
         "champion": champion or "none",
         "challenger": challenger or "none",
         "consistent": not problems,

@@ -145,7 +145,9 @@ def model_file_digests(folder: Path) -> dict[str, str]:
     Every file, not only ``pyfunc_model.py`` and ``code/``: ``MLmodel`` names the loader and the
     code file, a file added under ``code/`` (a ``duckdb.py`` say) shadows an import because
     MLflow puts that folder first on ``sys.path``, and ``feature_spec.json`` holds SQL that
-    runs. A change to any of them changes what loading executes."""
+    runs. A change to any of them changes what loading executes. The readable copies of that
+    SQL (``FEATURE_DOCS``) are hashed like the rest: they execute nothing, but a reviewer reads
+    them as what the version runs, so they must be the files that were registered too."""
     digests = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
@@ -180,6 +182,33 @@ def download_model(artifact_uri: str, destination: Path) -> Path:
     )
 
 
+# Readable copies of ``feature_spec.json`` beside it in each version's ``artifacts/``, for the
+# registry UI (which shows a JSON string of SQL on one line): pyfunc artifact name → stored name.
+FEATURE_DOCS = {
+    "features_sql": "features.sql",
+    "feature_context": "feature_context",
+    "feature_names": "features.txt",
+}
+
+
+def write_feature_docs(spec: FeatureSpec, folder: Path) -> dict[str, str]:
+    """Write ``FEATURE_DOCS`` of ``spec`` into ``folder``: ``features.sql``,
+    ``feature_context/<table>.sql`` and ``features.txt`` (the model's inputs, one a line, in
+    order). Returns them as pyfunc artifacts (name → path); no context folder without context
+    SQL, since MLflow cannot store an empty folder as an artifact."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {name: folder / stored for name, stored in FEATURE_DOCS.items()}
+    paths["features_sql"].write_text(spec.features_sql)
+    paths["feature_names"].write_text("".join(f"{name}\n" for name in spec.feature_names))
+    if spec.context_sql:
+        paths["feature_context"].mkdir()
+        for table, sql in sorted(spec.context_sql.items()):
+            (paths["feature_context"] / f"{table}.sql").write_text(sql)
+    else:
+        del paths["feature_context"]
+    return {name: str(path) for name, path in paths.items()}
+
+
 @dataclass(frozen=True)
 class LoggedModel:
     name: str
@@ -189,9 +218,9 @@ class LoggedModel:
 
 
 def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, str]) -> LoggedModel:
-    """Log the booster with its feature spec and featurization code as a pyfunc model in the
-    active run, then register it as a new version of the client's model with ``tags`` and the
-    stored files' digests (``code_tags``).
+    """Log the booster with its feature spec, the spec's readable copies (``FEATURE_DOCS``)
+    and featurization code as a pyfunc model in the active run, then register it as a new
+    version of the client's model with ``tags`` and the stored files' digests (``code_tags``).
 
     The model is logged unregistered first, so that the digests are taken from the folder as
     stored; ``mlflow.register_model(tags=…)`` then creates the version and its tags in one
@@ -201,6 +230,7 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
         spec_path = Path(scratch) / "feature_spec.json"
         booster.save_model(booster_path)
         spec_path.write_text(json.dumps(spec.to_dict(), indent=2))
+        docs = write_feature_docs(spec, Path(scratch) / "docs")
         with warnings.catch_warnings():
             # The signature documents the inputs; an input example would only add a sample
             # file. MLflow colours the message, so it starts with an escape sequence.
@@ -209,7 +239,11 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
                 name="model",
                 python_model=pyfunc_model.__file__,
                 code_paths=[featurize.__file__],
-                artifacts={"booster": str(booster_path), "feature_spec": str(spec_path)},
+                artifacts={
+                    "booster": str(booster_path),
+                    "feature_spec": str(spec_path),
+                    **docs,
+                },
                 pip_requirements=["xgboost", "duckdb", "pyarrow", "pandas", "numpy"],
                 signature=ModelSignature(
                     inputs=Schema([ColSpec("double", name) for name in spec.feature_names]),
@@ -223,6 +257,20 @@ def log_scorer_model(booster, spec: FeatureSpec, client: str, tags: dict[str, st
     return LoggedModel(
         registered_model_name(client), str(version.version), info.model_uri, stored[CODE_SHA256_TAG]
     )
+
+
+def describe_registered_model(
+    mlflow_client: MlflowClient, name: str, description: str, tags: Mapping[str, str]
+) -> None:
+    """Give the registered model ``description`` and ``tags``, writing only what differs:
+    every training calls this, so it writes on the client's first version and after its
+    settings changed, and a run killed half-way is completed by the next one."""
+    model = mlflow_client.get_registered_model(name)
+    if model.description != description:
+        mlflow_client.update_registered_model(name, description=description)
+    for key, value in tags.items():
+        if model.tags.get(key) != value:
+            mlflow_client.set_registered_model_tag(name, key, value)
 
 
 REPLAY_EXPERIMENT = "pixie-replay"
@@ -280,6 +328,16 @@ def _log_comparison(frame: pd.DataFrame, table: str) -> None:
     mlflow.log_text(frame.to_csv(), "comparison.csv")
 
 
+def _evaluation_description(decision_tags: Mapping[str, str], table: str) -> str:
+    """The decision (tags ``promotion`` and ``promotion_reason``, when given) above the table."""
+    decision = decision_tags.get("promotion")
+    reason = decision_tags.get("promotion_reason")
+    if decision is None:
+        return table
+    head = f"**Decision: {decision}**" + (f" — {reason}" if reason else "")
+    return f"{head}\n\n{table}"
+
+
 def log_evaluation_run(
     settings: Settings,
     client: str,
@@ -290,17 +348,23 @@ def log_evaluation_run(
     table: str,
     decision_tags: Mapping[str, str],
     dagster_run_id: str,
+    sample: Mapping[str, float] | None = None,
 ) -> str:
     """One run per (day, client) in experiment ``pixie-evaluation``: the partition and the
-    promotion decision as tags, every ranker's figures as ``<ranker>.<metric>``, the comparison
-    as artifacts. Returns the run id."""
+    promotion decision as tags, every ranker's figures as ``<ranker>.<metric>``, the sample
+    sizes behind them (``sample``, e.g. ``SampleSizes.as_metrics``), the comparison as
+    artifacts and, with the decision, as the run's description (its page's first text).
+    Returns the run id."""
     mlflow_client = configure_mlflow(settings, EVALUATION_EXPERIMENT)
     tags = partition_tags(client, day, dagster_run_id)
-    with mlflow.start_run(run_name=f"{client} {day}", tags=tags) as run:
+    description = _evaluation_description(decision_tags, table)
+    with mlflow.start_run(run_name=f"{client} {day}", tags=tags, description=description) as run:
         end_stale_runs(mlflow_client, run, {"client": client, "day": day})
         mlflow.set_tags(dict(decision_tags))
         for evaluation in evaluations:
             mlflow.log_metrics(evaluation_metrics(evaluation.metrics, evaluation.name))
+        if sample:
+            mlflow.log_metrics(dict(sample))
         _log_comparison(frame, table)
     return run.info.run_id
 

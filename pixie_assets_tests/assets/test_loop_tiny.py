@@ -225,3 +225,29 @@ def test_corrupt_landing_file_fails_the_run_and_keeps_the_tables(tiny_loop):
     with duckdb.connect(str(home.duckdb_path), read_only=True) as con:
         after = con.sql("SELECT * FROM impressions ORDER BY request_id, pin_id").fetchall()
     assert after == before
+
+
+def test_an_evaluation_sample_is_whole_requests_fixed_by_their_ids(tiny_loop):
+    """``model_evaluation`` scores at most ``EVALUATION_MAX_REQUESTS`` requests of a day: every
+    candidate of a chosen request, the same requests on every call, and the whole day when it
+    is smaller than the cap."""
+    from datetime import date
+
+    from pixie_assets.core.warehouse import reader
+    from pixie_assets.training.evaluation import logged_outcomes
+
+    settings, _ = tiny_loop
+    day = date.fromisoformat(DAY)
+    with reader(settings.resolved().duckdb_path) as con:
+        whole = logged_outcomes(con, day, "homefeed")
+        capped = logged_outcomes(con, day, "homefeed", 10_000_000)
+        sample = logged_outcomes(con, day, "homefeed", 50)
+        again = logged_outcomes(con, day, "homefeed", 50)
+    key = ["request_id", "pin_id"]
+    assert len(capped) == len(whole) and whole["request_id"].nunique() > 50
+    assert sample["request_id"].nunique() == 50
+    assert set(sample["request_id"]) == set(again["request_id"])
+    per_request = whole.groupby("request_id").size()
+    assert sample.groupby("request_id").size().equals(per_request[sorted(set(sample.request_id))])
+    merged = sample.merge(whole, on=key, suffixes=("", "_whole"))
+    assert len(merged) == len(sample) and (merged["saved"] == merged["saved_whole"]).all()

@@ -23,12 +23,14 @@ from pixie_assets.defs.partitions import (
 )
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.training.evaluation import (
+    EVALUATION_MAX_REQUESTS,
     Ranker,
     comparison_frame,
-    comparison_markdown,
     evaluate_rankers,
     has_impressions,
     logged_outcomes,
+    review_markdown,
+    sample_sizes,
     visit_count_ranker,
 )
 from pixie_assets.training.promotion import (
@@ -74,9 +76,9 @@ def _model_rankers(
             "registry_consistency",
             asset="model_evaluation",
             description="After the decision: every version carries its training tags "
-            "(day, strategy, dagster_run_id, code_sha256); @champion is tagged promoted and is "
-            "the newest promoted version; @challenger is the newest version; no run of the "
-            "client is left RUNNING by a killed process. Names each problem.",
+            "(day, strategy, dagster_run_id, code_sha256); @champion is tagged promoted and the "
+            "versions it replaced are tagged superseded; @challenger is the newest version; no "
+            "run of the client is left RUNNING by a killed process. Names each problem.",
         )
     ],
     description=(
@@ -87,7 +89,9 @@ def _model_rankers(
         "request from the logged exploration; in world mode also the simulated expected "
         "actions per request of serving with each. Promotes the challenger to @champion on a "
         "clear win on the primary metric (or its fallback when the primary is undefined); the "
-        "decision goes into the version's description."
+        "decision and the comparison (a row per metric, the challenger's difference to the "
+        "champion, the sample sizes) go into the version's description, and the champion it "
+        "replaces is marked superseded."
     ),
 )
 def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
@@ -96,7 +100,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     config = client_config(client)
     day = date.fromisoformat(day_text)
     with reader(settings.duckdb_path) as con:
-        outcomes = logged_outcomes(con, day, client)
+        outcomes = logged_outcomes(con, day, client, EVALUATION_MAX_REQUESTS)
     contenders = evaluation_contenders(settings, client, (day - timedelta(days=1)).isoformat())
     challenger_version, champion_version = contenders.challenger, contenders.champion
     versions = {"challenger": challenger_version, "champion": champion_version}
@@ -104,7 +108,8 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     simulate = evaluation_simulator(settings, config, day)
     evaluations = evaluate_rankers(outcomes, rankers, config, simulate)
     frame = comparison_frame(evaluations)
-    table = comparison_markdown(frame, config.primary_metric)
+    sample = sample_sizes(outcomes, config)
+    table = review_markdown(frame, config.primary_metric, sample)
     decision = settle_with_registry(
         decide_on_comparison(config, frame, checks_passed=has_impressions(outcomes)),
         contenders.view,
@@ -120,6 +125,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         table=table,
         decision_tags=decision.as_tags(),
         dagster_run_id=context.run.run_id,
+        sample=sample.as_metrics(),
     )
     if challenger_version is not None:  # alias first, then the review that records it
         commit_decision(
@@ -143,6 +149,7 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "champion_before": champion_version or "none",
         "mlflow_run_id": run_id,
         **_ranker_metadata(frame, config.primary_metric),
+        "requests": sample.requests,
         "dagster/row_count": len(outcomes),
     }
     return dg.MaterializeResult(
