@@ -26,6 +26,9 @@ DEFAULT_WORLD_SCALE = "demo"
 DEFAULT_WORLD_SEED = 7
 DEFAULT_START_DAY = "2026-11-01"
 DEFAULT_SOURCE = "world"
+# Where ``make ui`` serves the two UIs (the Makefile's DAGSTER_PORT and MLFLOW_PORT defaults).
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+DEFAULT_MLFLOW_URL = "http://127.0.0.1:5000"
 
 
 class SettingsError(ValueError):
@@ -170,6 +173,48 @@ class Settings:
 
 def get_settings() -> Settings:
     return Settings.from_env()
+
+
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+def parse_base_url(variable: str, text: str) -> str:
+    """A UI's base address without its trailing ``/``, so links append ``/runs/…`` or ``/#/…``
+    to it; anything but an ``http(s)://host[:port][/path]`` is an error naming the variable."""
+    url = text.strip().rstrip("/")
+    if not _BASE_URL.match(url):
+        raise SettingsError(
+            f"{variable}={text!r} is not a base address like http://127.0.0.1:3000 "
+            "(http or https, host and port, optionally a path; no query or fragment)"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class UiUrls:
+    """Where people open the Dagster UI (``PIXIE_DAGSTER_URL``) and the MLflow UI
+    (``PIXIE_MLFLOW_URL``): the base of every link between them (Dagster metadata to MLflow
+    runs and versions, model versions to the Dagster runs that made them).
+
+    Not part of ``Settings``: these name where the UIs are served, not which ``PIXIE_HOME`` a
+    run writes, so they are read from the environment of the process that writes a link, and
+    a run pointed at another home keeps the deployment's UIs."""
+
+    dagster: str = DEFAULT_DAGSTER_URL
+    mlflow: str = DEFAULT_MLFLOW_URL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dagster", parse_base_url("PIXIE_DAGSTER_URL", self.dagster))
+        object.__setattr__(self, "mlflow", parse_base_url("PIXIE_MLFLOW_URL", self.mlflow))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> UiUrls:
+        """An unset or empty variable means the ``make ui`` default."""
+        env = os.environ if env is None else env
+        return cls(
+            dagster=env.get("PIXIE_DAGSTER_URL") or DEFAULT_DAGSTER_URL,
+            mlflow=env.get("PIXIE_MLFLOW_URL") or DEFAULT_MLFLOW_URL,
+        )
 
 
 def dagster_instance_yaml(dagster_home: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -120,3 +120,54 @@ def plot_markdown(figure: Figure, alt: str) -> dg.MetadataValue:
         return figure_markdown(figure, alt)
     finally:
         close_figure(figure)
+
+
+# --- links between the UIs ----------------------------------------------------------------------
+
+
+def dagster_run_url(dagster_url: str, run_id: str) -> str:
+    """A run's page in the Dagster UI served at ``dagster_url`` (``UiUrls.dagster``)."""
+    return f"{dagster_url}/runs/{run_id}"
+
+
+def url_entries(urls: Mapping[str, str | None]) -> dict[str, dg.MetadataValue]:
+    """Links as clickable metadata (``MetadataValue.url``); a link that does not exist (no
+    champion yet, say) is left out rather than shown as an empty value."""
+    return {key: dg.MetadataValue.url(url) for key, url in urls.items() if url}
+
+
+# --- asset check results that say what they checked ---------------------------------------------
+
+
+def versus(value: float, limit: float, *, upper: bool = True, fmt: str = "{:.4g}") -> str:
+    """The comparison a check made, on the side it fell: ``0.14 ≤ 0.25`` or ``0.31 > 0.25``
+    for an upper limit, ``≥`` / ``<`` for a lower one. NaN meets no limit."""
+    met = value <= limit if upper else value >= limit
+    sign = ("≤" if met else ">") if upper else ("≥" if met else "<")
+    return f"{fmt.format(value)} {sign} {fmt.format(limit)}"
+
+
+def described_check(
+    check_name: str,
+    *,
+    passed: bool,
+    description: str,
+    metadata: Mapping[str, Any],
+    partition: str | None = None,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetCheckResult:
+    """A check result that says what it checked: ``description`` (one line: the partition and
+    the comparison made, e.g. ``homefeed 2026-11-03: max PSI 0.14 ≤ 0.25``) as the result's
+    description and first metadata entry, then the ``partition`` checked. The check specs are
+    not partitioned, so without these the UI shows a check's latest result with no word of
+    which partition it judged or against what."""
+    head: dict[str, Any] = {"description": description}
+    if partition is not None:
+        head["partition"] = partition
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=bool(passed),
+        severity=severity,
+        description=description,
+        metadata={**head, **metadata},
+    )

@@ -163,29 +163,65 @@ def decide_on_comparison(
     )
 
 
+@dataclass(frozen=True)
+class RunLink:
+    """A run named in a description: its id, and its page in a UI when that is known."""
+
+    run_id: str
+    url: str = ""
+
+    def markdown(self) -> str:
+        """``[id](url)``: the registry renders descriptions as markdown, so the id is a link
+        to click; the bare id without a URL."""
+        return f"[{self.run_id}]({self.url})" if self.url else self.run_id
+
+
+def _dagster_lines(trained_by: RunLink | None, evaluated_by: RunLink | None = None) -> list[str]:
+    """The Dagster runs behind a version, a paragraph each: from the registry, the way back to
+    the run's logs, metadata and the partitions it materialized."""
+    named = (("Trained by", trained_by), ("Evaluated by", evaluated_by))
+    return [f"{verb} Dagster run {run.markdown()}." for verb, run in named if run is not None]
+
+
 def review_description(
-    config: ClientConfig, day: str, decision: PromotionDecision, table: str, run_id: str
+    config: ClientConfig,
+    day: str,
+    decision: PromotionDecision,
+    table: str,
+    run_id: str,
+    *,
+    run_url: str = "",
+    trained_by: RunLink | None = None,
+    evaluated_by: RunLink | None = None,
 ) -> str:
     """What the registry shows on the evaluated version: the decision, its reason, the
-    comparison table and the MLflow run that holds the rest. Paragraphs apart: the registry
+    comparison table, the MLflow run that holds the rest (a link with ``run_url``) and the
+    Dagster runs that trained and evaluated the version. Paragraphs apart: the registry
     renders the description as markdown, which would join single lines into one."""
     verdict = "PROMOTED to @champion" if decision.promote else "not promoted"
-    return (
+    paragraphs = [
         f"Evaluated on {config.name} logs of {day} (primary metric {config.primary_metric}, "
-        f"decided on {decision.metric}).\n\n"
-        f"**Decision: {verdict}** — {decision.reason}.\n\n{table}\n\n"
-        f"MLflow evaluation run: {run_id}"
-    )
+        f"decided on {decision.metric}).",
+        f"**Decision: {verdict}** — {decision.reason}.",
+        table,
+        f"MLflow evaluation run: {RunLink(run_id, run_url).markdown()}",
+        *_dagster_lines(trained_by, evaluated_by),
+    ]
+    return "\n\n".join(paragraphs)
 
 
-def pending_description(config: ClientConfig, day: str, strategy: str) -> str:
-    """A new version's description until its evaluation replaces it with the review."""
-    return (
+def pending_description(
+    config: ClientConfig, day: str, strategy: str, trained_by: RunLink | None = None
+) -> str:
+    """A new version's description until its evaluation replaces it with the review (which
+    names the training's Dagster run again)."""
+    pending = (
         f"**Pending evaluation.** Trained on {config.name} logs through {day} "
         f"(labels {strategy}, {config.objective}); registered as @challenger. "
         f"model_evaluation of the next day's logs judges it on {config.primary_metric} "
         "against the champion and writes its decision here."
     )
+    return "\n\n".join([pending, *_dagster_lines(trained_by)])
 
 
 def superseded_note(version: str) -> str:

@@ -21,6 +21,7 @@ from pixie_assets.serving.featurize import FeatureSpec
 from pixie_assets.training.fit import TrainedModel
 from pixie_assets.training.promotion import (
     PENDING,
+    RunLink,
     model_description,
     model_tags,
     pending_description,
@@ -77,12 +78,16 @@ def publish_challenger(
     window: TrainingWindow,
     label_counts: dict[str, float],
     dagster_run_id: str,
+    dagster_run_url: str = "",
 ) -> Published:
     """Log the run (parameters, data window, counts, metrics, importance plot), register the
     model version with its tags, point ``@challenger`` at it and describe it and the registered
-    model, all before the run ends."""
+    model, all before the run ends. ``dagster_run_url``, the Dagster run's page, becomes a tag
+    of the run and the version and a link in the version's description: the way back from the
+    registry to the run that made the version."""
     client = configure_mlflow(settings)
-    tags = {**partition_tags(config.name, day, dagster_run_id), "strategy": strategy}
+    run_tags = partition_tags(config.name, day, dagster_run_id, dagster_run_url)
+    tags = {**run_tags, "strategy": strategy}
     with mlflow.start_run(run_name=f"{config.name} {day} {strategy}", tags=tags) as run:
         failpoint("train.after_run_start")
         repaired = end_stale_runs(client, run, {"client": config.name, "day": day})
@@ -111,17 +116,16 @@ def publish_challenger(
             spec,
             config.name,
             tags={
-                "day": day,
+                **{k: v for k, v in run_tags.items() if k != "client"},
                 "strategy": strategy,
-                "dagster_run_id": dagster_run_id,
                 "promotion": PENDING,
             },
         )
         failpoint("train.after_register")
         client.set_registered_model_alias(logged.name, CHALLENGER, logged.version)
-        client.update_model_version(
-            logged.name, logged.version, description=pending_description(config, day, strategy)
-        )
+        trained_by = RunLink(dagster_run_id, dagster_run_url)
+        description = pending_description(config, day, strategy, trained_by)
+        client.update_model_version(logged.name, logged.version, description=description)
         describe_registered_model(
             client, logged.name, model_description(config), model_tags(config)
         )

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import mlflow
 import numpy as np
@@ -86,10 +87,44 @@ def configure_mlflow(settings: Settings, experiment: str = EXPERIMENT) -> Mlflow
 REPAIRED_BY_TAG = "pixie.repaired_by"
 
 
-def partition_tags(client: str, day: str, dagster_run_id: str) -> dict[str, str]:
+DAGSTER_RUN_URL_TAG = "dagster_run_url"
+
+
+def partition_tags(
+    client: str, day: str, dagster_run_id: str, dagster_run_url: str = ""
+) -> dict[str, str]:
     """The tags that name a run's (day, client) partition; given to ``start_run`` so a run is
-    findable by its partition from its first instant, even when its process dies right away."""
-    return {"client": client, "day": day, "dagster_run_id": dagster_run_id}
+    findable by its partition from its first instant, even when its process dies right away.
+    With ``dagster_run_url``, also the link back to the Dagster run (``dagster_run_url``)."""
+    tags = {"client": client, "day": day, "dagster_run_id": dagster_run_id}
+    return tags | ({DAGSTER_RUN_URL_TAG: dagster_run_url} if dagster_run_url else {})
+
+
+# --- links into the MLflow UI -------------------------------------------------------------------
+
+
+def mlflow_run_url(mlflow_url: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the MLflow UI served at ``mlflow_url`` (``UiUrls.mlflow``)."""
+    return f"{mlflow_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_url(mlflow_url: str, name: str, version: str) -> str:
+    """A registered model version's page in the MLflow UI served at ``mlflow_url``."""
+    return f"{mlflow_url}/#/models/{quote(name, safe='')}/versions/{version}"
+
+
+def run_url(settings: Settings, mlflow_url: str, run_id: str) -> str:
+    """``mlflow_run_url`` of a logged run: the UI addresses a run through its experiment,
+    which the logging functions do not return, so it is read back from the store."""
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    return mlflow_run_url(mlflow_url, client.get_run(run_id).info.experiment_id, run_id)
+
+
+def version_tags(settings: Settings, client: str, version: str) -> dict[str, str]:
+    """The tags of the client's model ``version``: what its training recorded, for an
+    evaluation that writes the version's review."""
+    registry = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+    return dict(registry.get_model_version(registered_model_name(client), version).tags)
 
 
 def running_runs(
@@ -349,14 +384,15 @@ def log_evaluation_run(
     decision_tags: Mapping[str, str],
     dagster_run_id: str,
     sample: Mapping[str, float] | None = None,
+    dagster_run_url: str = "",
 ) -> str:
     """One run per (day, client) in experiment ``pixie-evaluation``: the partition and the
     promotion decision as tags, every ranker's figures as ``<ranker>.<metric>``, the sample
     sizes behind them (``sample``, e.g. ``SampleSizes.as_metrics``), the comparison as
-    artifacts and, with the decision, as the run's description (its page's first text).
-    Returns the run id."""
+    artifacts and, with the decision, as the run's description (its page's first text), and
+    ``dagster_run_url`` as a tag when given. Returns the run id."""
     mlflow_client = configure_mlflow(settings, EVALUATION_EXPERIMENT)
-    tags = partition_tags(client, day, dagster_run_id)
+    tags = partition_tags(client, day, dagster_run_id, dagster_run_url)
     description = _evaluation_description(decision_tags, table)
     with mlflow.start_run(run_name=f"{client} {day}", tags=tags, description=description) as run:
         end_stale_runs(mlflow_client, run, {"client": client, "day": day})
@@ -395,14 +431,16 @@ def log_study_run(
     frame: pd.DataFrame,
     table: str,
     dagster_run_id: str,
+    dagster_run_url: str = "",
 ) -> str:
     """One parent run per (day, client) in experiment ``pixie-strategy-study`` with a nested run
     per arm (its parameters, evaluation and training metrics); the parent holds visit count's
-    figures and the comparison. Returns the parent's run id."""
+    figures, the comparison and the partition's tags (with ``dagster_run_url`` when given).
+    Returns the parent's run id."""
     day = study.eval_day.isoformat()
     configure_mlflow(settings, STUDY_EXPERIMENT)
     with mlflow.start_run(run_name=f"{client} {day}") as parent:
-        mlflow.set_tags(partition_tags(client, day, dagster_run_id))
+        mlflow.set_tags(partition_tags(client, day, dagster_run_id, dagster_run_url))
         for arm in study.arms:
             with mlflow.start_run(run_name=arm.arm.name, nested=True):
                 mlflow.log_params(_arm_params(arm, study))

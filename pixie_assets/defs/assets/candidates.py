@@ -16,9 +16,11 @@ from pixie_assets.defs.assets.world import world
 from pixie_assets.defs.metadata import (
     ccdf_figure,
     column_schema,
+    described_check,
     line_figure,
     plot_markdown,
     quantile_markdown,
+    versus,
 )
 from pixie_assets.defs.partitions import day_client_partitions, day_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
@@ -43,6 +45,28 @@ from pixie_assets.world.truth import WorldTruth
 MAX_PRUNED_FRACTION = 0.5
 MIN_SERVED_SHARE = 0.9
 MIN_FILL = 0.5
+_PERCENT = "{:.1%}"
+
+
+def _graph_sanity_description(day: date, sanity: dict) -> str:
+    """One line of what graph_sanity checked, and on which day."""
+    pruned = versus(sanity["pruned_edge_fraction"], MAX_PRUNED_FRACTION, fmt=_PERCENT)
+    return (
+        f"{day}: {sanity['pins_without_boards']:,} pins without boards and "
+        f"{sanity['boards_without_pins']:,} boards without pins (0 allowed); "
+        f"pruned {pruned} of unique edges"
+    )
+
+
+def _coverage_description(client: str, day: str, coverage: dict) -> str:
+    """One line of what candidate_coverage checked, and on which partition."""
+    share = coverage["requests_with_candidates_share"]
+    served = versus(share, MIN_SERVED_SHARE, upper=False, fmt=_PERCENT)
+    fill = versus(coverage["mean_fill_of_k"], MIN_FILL, upper=False, fmt=_PERCENT)
+    return (
+        f"{client} {day}: {served} of {coverage['requests']:,} requests got candidates; "
+        f"lists filled {fill} of K on average"
+    )
 
 
 @dg.asset(
@@ -101,11 +125,13 @@ def pin_board_graph(
     )
     return dg.MaterializeResult(
         check_results=[
-            dg.AssetCheckResult(
-                check_name="graph_sanity",
+            described_check(
+                "graph_sanity",
                 passed=sanity["pins_without_boards"] == 0
                 and sanity["boards_without_pins"] == 0
                 and sanity["pruned_edge_fraction"] <= MAX_PRUNED_FRACTION,
+                description=_graph_sanity_description(day, sanity),
+                partition=context.partition_key,
                 metadata=sanity,
             )
         ],
@@ -229,10 +255,12 @@ def walk_candidates(
     schema = pq.read_schema(target / shards[0].part_name)
     return dg.MaterializeResult(
         check_results=[
-            dg.AssetCheckResult(
-                check_name="candidate_coverage",
+            described_check(
+                "candidate_coverage",
                 passed=coverage["requests_with_candidates_share"] >= MIN_SERVED_SHARE
                 and coverage["mean_fill_of_k"] >= MIN_FILL,
+                description=_coverage_description(client, day_text, coverage),
+                partition=str(context.partition_key),
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata=coverage,
             )

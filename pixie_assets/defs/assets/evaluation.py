@@ -12,10 +12,16 @@ import pandas as pd
 import pyarrow as pa
 
 from pixie_assets.core.clients import client_config
-from pixie_assets.core.settings import Settings
+from pixie_assets.core.settings import Settings, UiUrls
 from pixie_assets.core.warehouse import reader
 from pixie_assets.defs.assets.training import labeled_examples, lightweight_model
-from pixie_assets.defs.metadata import line_figure, plot_markdown
+from pixie_assets.defs.metadata import (
+    dagster_run_url,
+    described_check,
+    line_figure,
+    plot_markdown,
+    url_entries,
+)
 from pixie_assets.defs.partitions import (
     day_client_partitions,
     previous_day_mapping,
@@ -34,6 +40,7 @@ from pixie_assets.training.evaluation import (
     visit_count_ranker,
 )
 from pixie_assets.training.promotion import (
+    RunLink,
     decide_on_comparison,
     review_description,
     settle_with_registry,
@@ -44,7 +51,15 @@ from pixie_assets.training.registry import (
     load_scorer,
     registry_consistency,
 )
-from pixie_assets.training.tracking import evaluation_trend, log_evaluation_run
+from pixie_assets.training.tracking import (
+    DAGSTER_RUN_URL_TAG,
+    evaluation_trend,
+    log_evaluation_run,
+    model_version_url,
+    registered_model_name,
+    run_url,
+    version_tags,
+)
 from pixie_assets.world.counterfactual import evaluation_simulator
 
 
@@ -116,6 +131,8 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
     )
     context.log.info(f"{client} {day_text}: {decision.reason}")
 
+    ui = UiUrls.from_env()
+    evaluated_by = RunLink(context.run.run_id, dagster_run_url(ui.dagster, context.run.run_id))
     run_id = log_evaluation_run(
         settings,
         client,
@@ -126,15 +143,27 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         decision_tags=decision.as_tags(),
         dagster_run_id=context.run.run_id,
         sample=sample.as_metrics(),
+        dagster_run_url=evaluated_by.url,
     )
+    evaluation_url = run_url(settings, ui.mlflow, run_id)
     if challenger_version is not None:  # alias first, then the review that records it
+        review = review_description(
+            config,
+            day_text,
+            decision,
+            table,
+            run_id,
+            run_url=evaluation_url,
+            trained_by=_trained_by(settings, client, challenger_version),
+            evaluated_by=evaluated_by,
+        )
         commit_decision(
             settings,
             client,
             challenger_version,
             decision,
-            {**decision.as_tags(), "evaluated_on": day_text},
-            review_description(config, day_text, decision, table, run_id),
+            {**decision.as_tags(), "evaluated_on": day_text, "evaluation_run_url": evaluation_url},
+            review,
         )
 
     consistency = registry_consistency(settings, client)
@@ -148,16 +177,20 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "challenger_version": challenger_version or "none",
         "champion_before": champion_version or "none",
         "mlflow_run_id": run_id,
+        **_link_metadata(ui.mlflow, client, evaluation_url, versions),
         **_ranker_metadata(frame, config.primary_metric),
+        **_primary_metadata(frame, config.primary_metric),
         "requests": sample.requests,
         "dagster/row_count": len(outcomes),
     }
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
-            dg.AssetCheckResult(
-                check_name="registry_consistency",
+            described_check(
+                "registry_consistency",
                 passed=bool(consistency["consistent"]),
+                description=_consistency_description(client, day_text, consistency),
+                partition=str(context.partition_key),
                 metadata={
                     **{k: v for k, v in consistency.items() if k not in ("consistent", "problems")},
                     "problems": dg.MetadataValue.md(
@@ -167,6 +200,68 @@ def model_evaluation(context: dg.AssetExecutionContext, pixie: PixieSettings):
             )
         ],
     )
+
+
+def _trained_by(settings: Settings, client: str, version: str) -> RunLink:
+    """The Dagster run that trained ``version``, from its tags (a version registered before
+    the tag existed has its run id only)."""
+    tags = version_tags(settings, client, version)
+    return RunLink(tags.get("dagster_run_id", "unknown"), tags.get(DAGSTER_RUN_URL_TAG, ""))
+
+
+def _link_metadata(
+    mlflow_url: str, client: str, evaluation_url: str, versions: dict[str, str | None]
+) -> dict[str, dg.MetadataValue]:
+    """Links into MLflow: the evaluation's run, and the challenger's and the champion's
+    (before the decision) version pages, where there is one."""
+    name = registered_model_name(client)
+
+    def version_url(version: str | None) -> str | None:
+        return model_version_url(mlflow_url, name, version) if version else None
+
+    return url_entries(
+        {
+            "mlflow_run_url": evaluation_url,
+            "challenger_version_url": version_url(versions["challenger"]),
+            "champion_before_url": version_url(versions["champion"]),
+        }
+    )
+
+
+# The rankers whose primary metric is plotted under client-agnostic keys (``primary/<ranker>``).
+PRIMARY_RANKERS = ("visit_count", "champion", "challenger")
+
+
+def _primary_metadata(frame: pd.DataFrame, primary_metric: str) -> dict[str, float]:
+    """Each ranker's primary metric under ``primary/<ranker>``, whatever the client's metric
+    is, so that Dagster's Plots tab draws the same keys for every client; and
+    ``primary/lift``, the challenger's lift over visit count (the baseline every day has)
+    relative to visit count's value, as the promotion margin is; NaN when that is 0."""
+    values = {
+        ranker: float(frame.loc[ranker, primary_metric])
+        for ranker in PRIMARY_RANKERS
+        if ranker in frame.index
+    }
+    metadata = {f"primary/{ranker}": value for ranker, value in values.items()}
+    if "challenger" in values and "visit_count" in values:
+        baseline = values["visit_count"]
+        lift = (values["challenger"] - baseline) / abs(baseline) if baseline else float("nan")
+        metadata["primary/lift"] = lift
+    return metadata
+
+
+def _consistency_description(client: str, day: str, consistency: dict[str, object]) -> str:
+    """One line of what registry_consistency checked after the partition's decision: the
+    client's registry as a whole, the first problem named when there are any."""
+    model = registered_model_name(client)
+    problems = list(consistency["problems"])
+    if not problems:
+        return (
+            f"{client} {day}: {model} consistent ({consistency['versions']} versions, "
+            f"@champion {consistency['champion']}, @challenger {consistency['challenger']})"
+        )
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{client} {day}: {model} has {len(problems)} problem(s): {problems[0]}{more}"
 
 
 def _ranker_metadata(frame: pd.DataFrame, primary_metric: str) -> dict[str, float]:

@@ -21,7 +21,8 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
-from pixie_assets.core.settings import Settings
+from pixie_assets.core.settings import Settings, UiUrls
+from pixie_assets.defs.metadata import dagster_run_url, url_entries
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.landing.sources import landing_inventory, read_table
 from pixie_assets.replay import (
@@ -41,7 +42,7 @@ from pixie_assets.replay import (
     train_replay_model,
 )
 from pixie_assets.replay.ranking import paired_markdown
-from pixie_assets.training.tracking import log_replay_run
+from pixie_assets.training.tracking import DAGSTER_RUN_URL_TAG, log_replay_run, run_url
 
 
 class ReplayConfig(dg.Config):
@@ -293,6 +294,7 @@ def replay_evaluation(
         for (a, b) in PAIRS
         for metric, interval in report.paired[f"{a}-{b}"].items()
     }
+    ui = UiUrls.from_env()
     run_id = log_replay_run(
         settings,
         run_name=f"replay {windows[0].start}..{windows[-1].end} x{len(windows)}",
@@ -306,7 +308,10 @@ def replay_evaluation(
             "results.md": f"{table}\n\n{paired}\n",
             "evaluation.json": json.dumps({**summary, "counts": counts}, indent=2, default=str),
         },
-        tags={"dagster_run_id": context.run.run_id},
+        tags={
+            "dagster_run_id": context.run.run_id,
+            DAGSTER_RUN_URL_TAG: dagster_run_url(ui.dagster, context.run.run_id),
+        },
     )
     return dg.MaterializeResult(
         metadata={
@@ -318,6 +323,7 @@ def replay_evaluation(
             **flat,
             **diffs,
             "mlflow_run_id": run_id,
+            **url_entries({"mlflow_run_url": run_url(settings, ui.mlflow, run_id)}),
             "path": dg.MetadataValue.path(str(folder / "evaluation.json")),
         }
     )

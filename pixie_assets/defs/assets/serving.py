@@ -10,6 +10,7 @@ from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import reader
 from pixie_assets.defs.assets.candidates import walk_candidates
+from pixie_assets.defs.metadata import described_check
 from pixie_assets.defs.partitions import day_client_partitions, split_day_client
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.ingest import ingest_partition
@@ -153,6 +154,16 @@ def _observe_landing(settings, day: str, client: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _keys_description(client: str, day: str, problems: dict[str, tuple[int, int]]) -> str:
+    """One line of what keys_unique_not_null checked, and on which partition: the null and
+    duplicate (request_id, pin_id) keys of each table, all of which must be 0."""
+    counts = "; ".join(
+        f"{table} {nulls:,} null, {duplicates:,} duplicate"
+        for table, (nulls, duplicates) in problems.items()
+    )
+    return f"{client} {day}: (request_id, pin_id) keys: {counts} (0 allowed)"
+
+
 @dg.asset(
     partitions_def=day_client_partitions,
     deps=[serving_logs],
@@ -204,9 +215,11 @@ def serving_log_table(
     }
     return dg.MaterializeResult(
         check_results=[
-            dg.AssetCheckResult(
-                check_name="keys_unique_not_null",
+            described_check(
+                "keys_unique_not_null",
                 passed=not any(key_metadata.values()),
+                description=_keys_description(client, day_text, problems),
+                partition=str(context.partition_key),
                 metadata=key_metadata,
             )
         ],

@@ -8,7 +8,9 @@ from datetime import date
 import dagster as dg
 
 from pixie_assets.core.clients import client_config
+from pixie_assets.core.settings import UiUrls
 from pixie_assets.defs.assets.training import MAX_TRAINING_WINDOW, labeled_examples
+from pixie_assets.defs.metadata import dagster_run_url, url_entries
 from pixie_assets.defs.partitions import (
     day_client_partitions,
     split_day_client,
@@ -18,7 +20,7 @@ from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.serving.scoring import repo_feature_spec
 from pixie_assets.training.evaluation import comparison_frame
 from pixie_assets.training.study import run_study, study_table, study_train_days
-from pixie_assets.training.tracking import log_study_run
+from pixie_assets.training.tracking import log_study_run, run_url
 from pixie_assets.world.counterfactual import evaluation_simulator
 
 
@@ -59,13 +61,21 @@ def strategy_study(context: dg.AssetExecutionContext, pixie: PixieSettings):
     )
     frame = comparison_frame(study.evaluations)
     table = study_table(config, frame)
+    ui = UiUrls.from_env()
     run_id = log_study_run(
-        settings, client, study, frame=frame, table=table, dagster_run_id=context.run.run_id
+        settings,
+        client,
+        study,
+        frame=frame,
+        table=table,
+        dagster_run_id=context.run.run_id,
+        dagster_run_url=dagster_run_url(ui.dagster, context.run.run_id),
     )
     return dg.MaterializeResult(
         metadata={
             "comparison": dg.MetadataValue.md(table),
             "train_days": f"{train_days[0]}..{train_days[-1]}",
             "mlflow_run_id": run_id,
+            **url_entries({"mlflow_run_url": run_url(settings, ui.mlflow, run_id)}),
         }
     )

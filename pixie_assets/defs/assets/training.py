@@ -10,11 +10,18 @@ import numpy as np
 from pixie_assets.core import contract
 from pixie_assets.core.clients import CLIENTS, client_config
 from pixie_assets.core.quality import PSI_ALERT, feature_psi
-from pixie_assets.core.settings import Settings
+from pixie_assets.core.settings import Settings, UiUrls
 from pixie_assets.core.sql import render_sql
 from pixie_assets.core.warehouse import writer
 from pixie_assets.defs.assets.serving import serving_log_table
-from pixie_assets.defs.metadata import display_numbers, plot_markdown
+from pixie_assets.defs.metadata import (
+    dagster_run_url,
+    described_check,
+    display_numbers,
+    plot_markdown,
+    url_entries,
+    versus,
+)
 from pixie_assets.defs.partitions import (
     day_client_partitions,
     split_day_client,
@@ -36,6 +43,7 @@ from pixie_assets.training.fit import (
 )
 from pixie_assets.training.labels import label_partition
 from pixie_assets.training.publish import TrainingWindow, importance_figure, publish_challenger
+from pixie_assets.training.tracking import model_version_url, run_url
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -70,6 +78,19 @@ def _label_rate_description(client: str, day: date, counts: dict[str, float]) ->
     return (
         f"{client} {day}: label rate {rate:.4f} ({int(counts['positives']):,} positives of "
         f"{rows:,} rows), {inside} [{MIN_LABEL_RATE}, {MAX_LABEL_RATE}]"
+    )
+
+
+def _drift_description(client: str, day: date, drift: dict[str, float], window_days: int) -> str:
+    """One line of what feature_drift checked, and on which partition: the largest PSI (and its
+    feature) against the alert threshold."""
+    scored = {name: value for name, value in drift.items() if not np.isnan(value)}
+    if not scored:
+        return f"{client} {day}: no PSI, no earlier day to compare with"
+    worst = max(scored, key=scored.get)
+    return (
+        f"{client} {day}: max PSI {versus(scored[worst], PSI_ALERT)} ({worst}) over "
+        f"{len(scored)} features, against the {window_days}-day window before"
     )
 
 
@@ -139,18 +160,21 @@ def labeled_examples(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "dagster/row_count": int(counts["rows"]),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name="feature_drift",
+            described_check(
+                "feature_drift",
                 passed=all(v <= PSI_ALERT for v in drift.values() if not np.isnan(v)),
+                description=_drift_description(client, day, drift, config.training_window_days),
+                partition=str(context.partition_key),
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={f"psi/{k}": v for k, v in drift.items()}
                 or {"note": "no earlier day to compare with"},
             ),
-            dg.AssetCheckResult(
-                check_name="label_rate",
+            described_check(
+                "label_rate",
                 passed=bool(passed),
+                description=_label_rate_description(client, day, counts),
+                partition=str(context.partition_key),
                 metadata={
-                    "description": _label_rate_description(client, day, counts),
                     **display_numbers(
                         {
                             k: v
@@ -217,6 +241,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         "positives": float(positives) if not regression else float("nan"),
     }
     window = TrainingWindow(days[0].isoformat(), days[-1].isoformat(), len(days))
+    ui = UiUrls.from_env()
     published = publish_challenger(
         settings,
         config,
@@ -227,6 +252,7 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
         window,
         label_counts,
         context.run.run_id,
+        dagster_run_url(ui.dagster, context.run.run_id),
     )
     logged, run_id = published.logged, published.run_id
     if published.repaired_runs:
@@ -242,6 +268,12 @@ def lightweight_model(context: dg.AssetExecutionContext, pixie: PixieSettings):
             "model_version": logged.version,
             "registered_model": logged.name,
             "mlflow_run_id": run_id,
+            **url_entries(
+                {
+                    "mlflow_run_url": run_url(settings, ui.mlflow, run_id),
+                    "model_version_url": model_version_url(ui.mlflow, logged.name, logged.version),
+                }
+            ),
             "code_sha256": logged.code_sha256,
             "strategy": strategy,
             "window": f"{window.first_day}..{window.last_day}",

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pixie_assets.defs.metadata import column_schema
+from pixie_assets.defs.metadata import column_schema, described_check
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.landing import check_footer
 from pixie_assets.world import generate_world, write_world
@@ -59,9 +59,23 @@ def world(context: dg.AssetExecutionContext, pixie: PixieSettings) -> dg.Materia
         metadata[f"file/{name}"] = dg.MetadataValue.path(str(paths[name]))
     metadata["dagster/row_count"] = dg.MetadataValue.int(generated.tables["saves"].num_rows)
     problems = [p for name in paths for p in check_footer(paths[name], name, exact=True).problems]
-    check = dg.AssetCheckResult(
-        check_name="contract_schema",
+    check = described_check(
+        "contract_schema",
         passed=not problems,
+        description=_contract_description(
+            settings.world_scale, settings.world_seed, len(paths), problems
+        ),
         metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
     )
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
+
+
+def _contract_description(scale: str, seed: int, tables: int, problems: list[str]) -> str:
+    """One line of what contract_schema checked: the world (it has no partition) and the
+    outcome, the first problem named when there are any."""
+    world_name = f"world {scale} seed {seed}"
+    if not problems:
+        return f"{world_name}: all {tables} tables have exactly the contract's columns and types"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    found = f"{len(problems)} schema problem(s) in {tables} tables"
+    return f"{world_name}: {found}: {problems[0]}{more}"
