@@ -61,7 +61,7 @@ lock:
 
 ## demo: set up, run the pipeline end to end on the demo world, print its results
 demo: venv
-	$(BIN)/python -m pixie_assets.demo
+	@$(BIN)/python -m pixie_assets.demo
 
 ## chromium: the headless browser of the UI test (Debian package), installed when missing
 chromium:
@@ -77,15 +77,20 @@ test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not interfaces" $(PYTEST_ARGS)
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)
+# MLflow for one person: one uvicorn worker (default 4), no job runner (its huey consumers serve
+# GenAI jobs this project never submits) and no access-log line per request.
 ui: venv
 	@$(BIN)/python -c "from pixie_assets.core.settings import ensure_dagster_home; ensure_dagster_home()"
 	@mkdir -p $(PIXIE_HOME)/mlartifacts
 	@echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)   (DAGSTER_HOME=$(DAGSTER_HOME))"
 	@echo "MLflow UI:  http://127.0.0.1:$(MLFLOW_PORT)   (sqlite:///$(PIXIE_HOME)/mlflow.db)"
 	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+	$(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) --workers 1 \
+	    --uvicorn-opts '--no-access-log' \
 	    --backend-store-uri sqlite:///$(PIXIE_HOME)/mlflow.db \
 	    --default-artifact-root $(PIXIE_HOME)/mlartifacts & \
+	PIXIE_DAGSTER_URL=http://127.0.0.1:$(DAGSTER_PORT) PIXIE_MLFLOW_URL=http://127.0.0.1:$(MLFLOW_PORT) \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## lint: ruff check and ruff format --check (what CI and the pre-commit hook run)
