@@ -4,8 +4,8 @@ same bytes in process and on Dask, and training rows/s in process and on 2 Dask 
 
 Builds its own heavy-tailed graph (benchmarks/walks.py's generator) and synthetic training window
 so it does not depend on the synthetic world. Prints progress lines, then one JSON line.
-``--quick`` (about 2 minutes) leaves the large world's figures null; without it they are read
-from the reports of ``benchmarks/large_day.py`` given as ``--large`` and ``--large-dask``.
+``--quick`` (smaller work, about a minute) leaves the large world's figures null; without it they
+are read from the reports of ``benchmarks/large_day.py`` given as ``--large`` and ``--large-dask``.
 
     .venv/bin/python benchmarks/scale.py --quick
 """
@@ -31,6 +31,9 @@ from pixie_assets.serving.candidates import WalkShardTask, request_batch, walk_s
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(1, str(Path(__file__).parent.parent))  # the synthetic training window
 from walks import power_law_edges  # noqa: E402  (a sibling script, not a package)
+
+FULL = {"edges": 4_000_000, "requests": 16_000, "repeats": 3, "train_requests": 20_000}
+QUICK = {"edges": 1_000_000, "requests": 6_000, "repeats": 2, "train_requests": 5_000}
 
 
 def say(message: str) -> None:
@@ -192,15 +195,19 @@ def large_figures(inprocess: Path | None, dask_2: Path | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="skip the large world")
-    parser.add_argument("--edges", type=int, default=4_000_000)
-    parser.add_argument("--requests", type=int, default=16_000)
+    parser.add_argument("--quick", action="store_true", help="smaller work, no large world")
+    parser.add_argument("--edges", type=int, help="graph edges (4M; quick: 1M)")
+    parser.add_argument("--requests", type=int, help="requests walked (16k; quick: 6k)")
     parser.add_argument("--shard", type=int, default=1_000, help="requests per shard")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per cluster size")
-    parser.add_argument("--train-requests", type=int, default=20_000, help="per day, 10 rows each")
+    parser.add_argument("--repeats", type=int, help="timed runs per cluster size (3; quick: 2)")
+    parser.add_argument("--train-requests", type=int, help="per day, 10 rows each (20k; quick: 5k)")
     parser.add_argument("--large", type=Path, help="large_day.py report, in process")
     parser.add_argument("--large-dask", type=Path, help="large_day.py report, PIXIE_DASK=local:2")
     args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    for name, value in sizes.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
     with tempfile.TemporaryDirectory(prefix="pixie-scale-") as scratch:
         root = Path(scratch)
