@@ -33,7 +33,7 @@ sys.path.insert(1, str(Path(__file__).parent.parent))  # the synthetic training 
 from walks import power_law_edges  # noqa: E402  (a sibling script, not a package)
 
 FULL = {"edges": 4_000_000, "requests": 16_000, "repeats": 3, "train_requests": 20_000}
-QUICK = {"edges": 1_000_000, "requests": 6_000, "repeats": 2, "train_requests": 5_000}
+QUICK = {"edges": 500_000, "requests": 3_000, "repeats": 2, "train_requests": 2_000}
 
 
 def say(message: str) -> None:
@@ -196,11 +196,11 @@ def large_figures(inprocess: Path | None, dask_2: Path | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller work, no large world")
-    parser.add_argument("--edges", type=int, help="graph edges (4M; quick: 1M)")
-    parser.add_argument("--requests", type=int, help="requests walked (16k; quick: 6k)")
+    parser.add_argument("--edges", type=int, help="graph edges (4M; quick: 500k)")
+    parser.add_argument("--requests", type=int, help="requests walked (16k; quick: 3k)")
     parser.add_argument("--shard", type=int, default=1_000, help="requests per shard")
     parser.add_argument("--repeats", type=int, help="timed runs per cluster size (3; quick: 2)")
-    parser.add_argument("--train-requests", type=int, help="per day, 10 rows each (20k; quick: 5k)")
+    parser.add_argument("--train-requests", type=int, help="per day, 10 rows each (20k; quick: 2k)")
     parser.add_argument("--large", type=Path, help="large_day.py report, in process")
     parser.add_argument("--large-dask", type=Path, help="large_day.py report, PIXIE_DASK=local:2")
     args = parser.parse_args()
