@@ -44,6 +44,24 @@ def empty_store(home: Path, template: Path) -> Settings:
     return Settings(home=home)
 
 
+def fresh_store(tmp_path: Path, tmp_path_factory) -> Path:
+    """A PIXIE_HOME with an empty, migrated MLflow store (the ``home`` fixture of the registry
+    tests)."""
+    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
+    empty_store(tmp_path / "pixie_home", template)
+    return tmp_path / "pixie_home"
+
+
+def store_client(home: Path) -> MlflowClient:
+    return configure_mlflow(Settings(home=home))
+
+
+def store_consistency(home: Path, client: str) -> dict:
+    from pixie_assets.training.registry import registry_consistency
+
+    return registry_consistency(Settings(home=home), client)
+
+
 def tiny_trained(seed: int = 0) -> TrainedModel:
     """Three shallow trees over the project's feature names: a real booster in milliseconds."""
     names = repo_feature_spec().feature_names

@@ -25,22 +25,22 @@ from pixie_assets.training.registry import (
     REQUIRED_VERSION_TAGS,
     load_scorer,
     pin_stored_files,
-    registry_consistency,
 )
 from pixie_assets.training.tracking import (
     CODE_FILES_TAG,
     REPAIRED_BY_TAG,
     ModelIntegrityError,
-    configure_mlflow,
 )
 from pixie_assets_tests.training.registry_builders import (
     CLIENT,
     MODEL,
-    empty_store,
     evaluate_tiny,
+    fresh_store,
     in_child,
     partition_runs,
     publish_tiny,
+    store_client,
+    store_consistency,
     tiny_trained,
 )
 
@@ -50,18 +50,15 @@ KILLED = -signal.SIGKILL
 
 @pytest.fixture
 def home(tmp_path, tmp_path_factory) -> Path:
-    """A PIXIE_HOME with an empty, migrated MLflow store."""
-    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
-    empty_store(tmp_path / "pixie_home", template)
-    return tmp_path / "pixie_home"
+    return fresh_store(tmp_path, tmp_path_factory)
 
 
 def _client(home: Path) -> MlflowClient:
-    return configure_mlflow(Settings(home=home))
+    return store_client(home)
 
 
 def _consistency(home: Path) -> dict:
-    return registry_consistency(Settings(home=home), CLIENT)
+    return store_consistency(home, CLIENT)
 
 
 def _stored_model_dir(home: Path, version: str) -> Path:

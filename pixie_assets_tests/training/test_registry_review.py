@@ -29,7 +29,7 @@ from pixie_assets.training.promotion import (
     superseded_description,
     superseded_note,
 )
-from pixie_assets.training.registry import load_scorer, mark_superseded, registry_consistency
+from pixie_assets.training.registry import load_scorer, mark_superseded
 from pixie_assets.training.tracking import (
     CODE_FILES_TAG,
     EVALUATION_EXPERIMENT,
@@ -39,9 +39,11 @@ from pixie_assets.training.tracking import (
 from pixie_assets_tests.training.registry_builders import (
     CLIENT,
     MODEL,
-    empty_store,
     evaluate_tiny,
+    fresh_store,
     publish_tiny,
+    store_client,
+    store_consistency,
 )
 
 DAY, NEXT_DAY, THIRD_DAY = "2026-11-01", "2026-11-02", "2026-11-03"
@@ -52,18 +54,15 @@ NAN = float("nan")
 
 @pytest.fixture
 def home(tmp_path, tmp_path_factory) -> Path:
-    """A PIXIE_HOME with an empty, migrated MLflow store."""
-    template = tmp_path_factory.getbasetemp() / "mlflow_template" / "mlflow.db"
-    empty_store(tmp_path / "pixie_home", template)
-    return tmp_path / "pixie_home"
+    return fresh_store(tmp_path, tmp_path_factory)
 
 
 def _client(home: Path) -> MlflowClient:
-    return configure_mlflow(Settings(home=home))
+    return store_client(home)
 
 
 def _consistency(home: Path) -> dict:
-    return registry_consistency(Settings(home=home), CLIENT)
+    return store_consistency(home, CLIENT)
 
 
 # --- item 10 (a) and (c): what a new version and its registered model say -----------------------
