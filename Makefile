@@ -70,13 +70,15 @@ chromium:
 
 ## test: set up, run the whole test suite (real dagster dev, mlflow server and Chromium included)
 test: venv chromium
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 ## test-fast: the inner loop, under a minute: every test but the slow and the interface ones
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not interfaces" $(PYTEST_ARGS)
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)
+# dagster dev runs in $(DAGSTER_HOME), whose dagster.yaml (made from the repository's) is the one
+# it uses; from the repository root it would warn that the root's copy "will not be used".
 # MLflow for one person: one uvicorn worker (default 4), no job runner (its huey consumers serve
 # GenAI jobs this project never submits) and no access-log line per request.
 ui: venv
@@ -90,8 +92,9 @@ ui: venv
 	    --uvicorn-opts '--no-access-log' \
 	    --backend-store-uri sqlite:///$(PIXIE_HOME)/mlflow.db \
 	    --default-artifact-root $(PIXIE_HOME)/mlartifacts & \
+	cd '$(DAGSTER_HOME)' && \
 	PIXIE_DAGSTER_URL=http://127.0.0.1:$(DAGSTER_PORT) PIXIE_MLFLOW_URL=http://127.0.0.1:$(MLFLOW_PORT) \
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+	'$(abspath $(BIN))/dagster' dev -w '$(CURDIR)/workspace.yaml' -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 ## lint: ruff check and ruff format --check (what CI and the pre-commit hook run)
 lint: venv

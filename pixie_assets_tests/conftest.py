@@ -13,15 +13,45 @@ from pixie_assets.world import World, generate_world
 START_DAY = date(2026, 11, 1)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into node ids
-def pytest_collection_modifyitems(config, items):
-    """For pytest-xdist's ``--dist loadgroup`` (``make test``): a module's tests stay on one
-    worker, so a module-scoped fixture (a loop, a world) is built once, and every test of
-    interfaces/ shares one worker, as they share one deployment (dagster dev, MLflow)."""
-    for item in items:
-        module = item.module.__name__
-        group = "interfaces" if ".interfaces." in module else module
-        item.add_marker(pytest.mark.xdist_group(group))
+# Units of `make test`'s pytest-xdist run that take longest, started first so neither worker is
+# left with a long one at the end (the rest follow, most tests first, as xdist orders them).
+LONG_UNITS_FIRST = (
+    "interfaces",
+    "pixie_assets_tests/test_readme_commands.py",
+    "pixie_assets_tests/test_readme_scale.py",
+    "pixie_assets_tests/assets/test_continuous_loop.py",
+    "pixie_assets_tests/test_demo_runs_in_ui.py",
+)
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or "interfaces" for every test of that
+    folder (they share one deployment: dagster dev, MLflow and the loop they ran). A unit runs
+    on one worker, so a module- or package-scoped fixture is built once."""
+    path = nodeid.split("::", 1)[0]
+    return "interfaces" if path.startswith("pixie_assets_tests/interfaces/") else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduler: xdist's load-by-scope with the scopes of ``unit_of``.
+
+    Not ``--dist loadgroup``: xdist 3.8 groups by a suffix it writes into ``item._nodeid``, which
+    pytest 9.2 no longer reads, so every test became its own unit and modules' fixtures were
+    built on both workers (the interface loop twice)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            first = {unit: rank for rank, unit in enumerate(LONG_UNITS_FIRST)}
+            queued = sorted(self.workqueue.items(), key=lambda kv: first.get(kv[0], len(first)))
+            self.workqueue.clear()
+            self.workqueue.update(queued)
+            super()._assign_work_unit(node)
+
+    return ModuleUnits(config, log)
 
 
 SEED = 7

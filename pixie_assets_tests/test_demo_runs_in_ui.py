@@ -1,6 +1,6 @@
 """The demo's runs are runs of the code location (issue 15 item 1): after one demo day on the tiny
-world, `dagster dev -w workspace.yaml` on the same instance lists them where it lists the runs it
-launched, asked over GraphQL with the queries the UI sends.
+world, `make ui` (`dagster dev -w workspace.yaml`) on the same instance lists them where it lists
+the runs it launched, asked over GraphQL with the queries the UI sends.
 
 Before, the demo's ``execute_in_process`` runs carried no code-location origin: they were in the
 run history only, and every location-scoped view (a job's Runs tab, the Jobs page, the Overview
@@ -25,7 +25,7 @@ from pixie_assets_tests.interfaces.dagster_ui import (
     LOCATION,
     REPOSITORY,
     START_DAY,
-    start_dagster_dev,
+    start_ui,
 )
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def _run_demo(env: dict[str, str], log_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def demo_then_ui(tmp_path_factory) -> Iterator[DemoThenUI]:
-    """One demo day on a private tiny deployment, then `dagster dev` on its instance."""
+    """One demo day on a private tiny deployment, then `make ui` on its instance."""
     base = tmp_path_factory.mktemp("demo_runs_in_ui")
     home = base / "pixie_home"
     home.mkdir()
@@ -115,12 +115,12 @@ def demo_then_ui(tmp_path_factory) -> Iterator[DemoThenUI]:
     _run_demo(env, base / "logs" / "demo.log")
     ended = time.time()
     harness.TIMINGS["demo: 1 day, tiny world"] = ended - started
-    server, graphql = start_dagster_dev(env, base / "logs")
-    harness.TIMINGS["dagster dev ready on the demo's instance"] = time.time() - ended
+    uis = start_ui(env, base / "logs")
+    harness.TIMINGS["make ui ready on the demo's instance"] = time.time() - ended
     try:
-        yield DemoThenUI(graphql, started)
+        yield DemoThenUI(uis.graphql, started)
     finally:
-        server.stop()
+        uis.server.stop()
 
 
 def _partition(run: dict) -> str | None:

@@ -1,5 +1,6 @@
 """Fixtures of the interface tests: one private deployment (PIXIE_HOME with the tiny world), one
-`dagster dev` shared by every test of this folder, and the loop run once through its GraphQL API.
+`make ui` (dagster dev and the MLflow UI) shared by every test of this folder, and the loop run
+once through Dagster's GraphQL API.
 
 When a test fails, the tails of the logs of the servers still running are added to its report.
 """
@@ -7,6 +8,7 @@ When a test fails, the tails of the logs of the servers still running are added 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from pixie_assets_tests.interfaces.dagster_ui import (
     START_DAY,
     DagsterUI,
     LoopRecord,
+    UIs,
     run_loop,
-    start_dagster_dev,
+    start_ui,
 )
 
 LOOP_TIMEOUT_SECONDS = 8 * 60
@@ -54,15 +57,20 @@ def deployment(tmp_path_factory) -> Deployment:
 
 
 @pytest.fixture(scope="package")
-def dagster_dev(deployment):
-    """`dagster dev -w workspace.yaml` on a free port, started once for the whole folder."""
+def make_ui(deployment) -> Iterator[UIs]:
+    """`make ui` (dagster dev and the MLflow UI) on free ports, started once for the folder."""
     started = time.monotonic()
-    server, graphql = start_dagster_dev(deployment.env, deployment.log_dir)
-    TIMINGS["dagster dev ready"] = time.monotonic() - started
+    uis = start_ui(deployment.env, deployment.log_dir)
+    TIMINGS["make ui ready"] = time.monotonic() - started
     try:
-        yield DagsterUI(graphql)
+        yield uis
     finally:
-        server.stop()
+        uis.server.stop()
+
+
+@pytest.fixture(scope="package")
+def dagster_dev(make_ui) -> DagsterUI:
+    return DagsterUI(make_ui.graphql)
 
 
 @pytest.fixture(scope="package")

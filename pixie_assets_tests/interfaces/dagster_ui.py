@@ -15,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
+from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets_tests.interfaces.harness import VENV_BIN, GraphQL, Server, free_port
 
@@ -99,26 +102,30 @@ query($key: AssetKeyInput!, $partitions: [String!]) {
 }"""
 
 
-def start_dagster_dev(env: dict[str, str], log_dir: Path) -> tuple[Server, GraphQL]:
-    """``dagster dev -w workspace.yaml`` from the repository root, ready when the code location
-    is loaded and every daemon reports healthy."""
-    port = free_port()
-    server = Server(
-        "dagster dev",
-        [
-            str(VENV_BIN / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        env=env,
-        log_path=log_dir / "dagster_dev.log",
-    ).start()
-    graphql = GraphQL(f"http://127.0.0.1:{port}")
+@dataclass(frozen=True)
+class UIs:
+    """`make ui` running: the process group of both servers, and how to reach each."""
+
+    server: Server
+    graphql: GraphQL
+    mlflow_url: str
+
+
+# What `dagster dev` prints when the working directory holds a dagster.yaml that DAGSTER_HOME's
+# instance does not read; `make ui` runs it from DAGSTER_HOME so that it never applies.
+UNUSED_CONFIG_WARNING = "will not be used to configure Dagster"
+
+
+def start_ui(env: dict[str, str], log_dir: Path) -> UIs:
+    """``make ui`` as the README gives it, on free ports: ready when Dagster's code location is
+    loaded, every daemon reports healthy and MLflow answers /health."""
+    dagster_port, mlflow_port = free_port(), free_port()
+    argv = ["make", "ui", f"DAGSTER_PORT={dagster_port}", f"MLFLOW_PORT={mlflow_port}"]
+    if VENV_BIN.parent != PROJECT_ROOT / ".venv":  # the tests' own environment, wherever it is
+        argv.append(f"VENV={VENV_BIN.parent}")
+    server = Server("make ui", argv, env=env, log_path=log_dir / "make_ui.log").start()
+    graphql = GraphQL(f"http://127.0.0.1:{dagster_port}")
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}"
     try:
         server.wait_until(
             lambda: graphql.session.get(f"{graphql.base_url}/server_info", timeout=5).ok,
@@ -127,10 +134,15 @@ def start_dagster_dev(env: dict[str, str], log_dir: Path) -> tuple[Server, Graph
         )
         server.wait_until(lambda: _location_loaded(graphql), what="code location", timeout=120)
         server.wait_until(lambda: _daemons_healthy(graphql), what="healthy daemons", timeout=120)
+        server.wait_until(
+            lambda: requests.get(f"{mlflow_url}/health", timeout=5).text.strip() == "OK",
+            what="MLflow /health",
+            timeout=120,
+        )
     except BaseException:
         server.stop()
         raise
-    return server, graphql
+    return UIs(server, graphql, mlflow_url)
 
 
 def _location_loaded(graphql: GraphQL) -> bool:

@@ -1,17 +1,15 @@
-"""The model registry through the REST API of `mlflow server`, over the deployment where the loop
-ran through Dagster (tests share the package's `loop`)."""
+"""The model registry through the REST API of the MLflow UI that `make ui` serves, over the
+deployment where the loop ran through Dagster (tests share the package's `loop`)."""
 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import requests
 
 from pixie_assets.core.clients import client_config
 from pixie_assets_tests.interfaces.dagster_ui import DAYS
-from pixie_assets_tests.interfaces.harness import TIMINGS, VENV_BIN, Server, free_port
 
 CLIENT = "homefeed"
 MODEL = f"pixie-lightweight-{CLIENT}"
@@ -20,42 +18,10 @@ TABLE = re.compile(r"^\|.*\|\s*\n\|(\s*:?-{3,}:?\s*\|)+\s*$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
-def mlflow_api(deployment, loop):
+def mlflow_api(make_ui, loop) -> str:
     if loop.failure is not None:
         pytest.fail(f"the loop did not complete, so there is no registry to read:\n{loop.failure}")
-    port = free_port()
-    home = deployment.home
-    server = Server(
-        "mlflow server",
-        [
-            str(VENV_BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{home / 'mlflow.db'}",
-            "--default-artifact-root",
-            str(home / "mlartifacts"),
-        ],
-        env=deployment.env,
-        log_path=deployment.log_dir / "mlflow_server.log",
-    ).start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        started = time.monotonic()
-        server.wait_until(
-            lambda: requests.get(f"{base}/health", timeout=5).text.strip() == "OK",
-            what="HTTP /health",
-            timeout=120,
-        )
-        TIMINGS["mlflow server ready"] = time.monotonic() - started
-        yield f"{base}/api/2.0/mlflow"
-    finally:
-        server.stop()
+    return f"{make_ui.mlflow_url}/api/2.0/mlflow"
 
 
 def _get(url: str, **params) -> requests.Response:
