@@ -23,7 +23,7 @@ MLFLOW_PORT ?= 5000
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv lock chromium demo test test-fast ui lint format hooks bench-walks clean
+.PHONY: help venv lock chromium demo test test-fast ui screenshots lint format hooks bench-walks clean
 
 ## help: list the targets
 help:
@@ -95,6 +95,14 @@ ui: venv
 	cd '$(DAGSTER_HOME)' && \
 	PIXIE_DAGSTER_URL=http://127.0.0.1:$(DAGSTER_PORT) PIXIE_MLFLOW_URL=http://127.0.0.1:$(MLFLOW_PORT) \
 	'$(abspath $(BIN))/dagster' dev -w '$(CURDIR)/workspace.yaml' -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+## screenshots: PNGs of the pages a daily user opens in both UIs, into docs/screenshots/ (after make demo)
+# SCREENSHOTS_DIR moves them; the UIs of a running `make ui` on DAGSTER_PORT/MLFLOW_PORT are used,
+# else make ui is started for the duration.
+SCREENSHOTS_DIR ?= docs/screenshots
+screenshots: venv chromium
+	DAGSTER_PORT=$(DAGSTER_PORT) MLFLOW_PORT=$(MLFLOW_PORT) \
+	$(BIN)/python -m pixie_assets_tests.interfaces.screenshots --out '$(SCREENSHOTS_DIR)'
 
 ## lint: ruff check and ruff format --check (what CI and the pre-commit hook run)
 lint: venv

@@ -9,6 +9,7 @@ timeline) came up empty.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ import pytest
 from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.partitions import day_client_key
 from pixie_assets_tests.interfaces import harness
+from pixie_assets_tests.interfaces.chromium import WINDOW
 from pixie_assets_tests.interfaces.dagster_ui import (
     CLIENTS,
     LOCATION,
     REPOSITORY,
     START_DAY,
+    UIs,
     start_ui,
 )
 
@@ -83,6 +86,8 @@ query($filter: RunsFilter!) {{
 class DemoThenUI:
     graphql: harness.GraphQL
     started: float  # Unix time before the demo started
+    uis: UIs
+    env: dict[str, str]
 
 
 def _run_demo(env: dict[str, str], log_path: Path) -> None:
@@ -118,7 +123,7 @@ def demo_then_ui(tmp_path_factory) -> Iterator[DemoThenUI]:
     uis = start_ui(env, base / "logs")
     harness.TIMINGS["make ui ready on the demo's instance"] = time.time() - ended
     try:
-        yield DemoThenUI(uis.graphql, started)
+        yield DemoThenUI(uis.graphql, started, uis, env)
     finally:
         uis.server.stop()
 
@@ -181,3 +186,32 @@ def test_the_overview_timeline_places_every_demo_run_in_its_job_row(demo_then_ui
     for job in EXPECTED:
         _assert_demo_runs([r for r in runs if r["jobName"] == job], job)
     assert {r["jobName"] for r in runs} == set(EXPECTED), runs
+
+
+SCREENSHOTS = ("asset", "job", "run", "timeline", "registry", "version")
+
+
+def test_make_screenshots_captures_each_page_from_the_running_uis(demo_then_ui, tmp_path):
+    """`make screenshots` as the README gives it, with `make ui` up (its ports in the
+    environment): every page rendered until it shows its subject, then captured."""
+    ui = demo_then_ui
+    env = {
+        **ui.env,
+        "DAGSTER_PORT": ui.graphql.base_url.rsplit(":", 1)[1],
+        "MLFLOW_PORT": ui.uis.mlflow_url.rsplit(":", 1)[1],
+        "SCREENSHOTS_DIR": str(tmp_path / "screenshots"),
+    }
+    done = subprocess.run(
+        ["make", "screenshots"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "using the UIs on" in done.stdout, done.stdout
+    index = (tmp_path / "screenshots" / "README.md").read_text()
+    for name in SCREENSHOTS:
+        png = (tmp_path / "screenshots" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n", name
+        width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+        assert (width, height) == WINDOW, (name, width, height)
+        assert len(png) > 20_000, (name, len(png))  # more than a blank page
+        assert f"({name}.png)" in index
