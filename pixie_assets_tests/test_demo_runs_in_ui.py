@@ -9,6 +9,7 @@ timeline) came up empty.
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import time
@@ -17,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.partitions import day_client_key
+from pixie_assets.training.tracking import registered_model_name
 from pixie_assets_tests.interfaces import harness
 from pixie_assets_tests.interfaces.chromium import WINDOW
 from pixie_assets_tests.interfaces.dagster_ui import (
@@ -88,6 +91,7 @@ class DemoThenUI:
     started: float  # Unix time before the demo started
     uis: UIs
     env: dict[str, str]
+    demo_output: str
 
 
 def _run_demo(env: dict[str, str], log_path: Path) -> None:
@@ -118,12 +122,13 @@ def demo_then_ui(tmp_path_factory) -> Iterator[DemoThenUI]:
     env["PIXIE_DEMO_DAYS"] = "1"
     started = time.time()
     _run_demo(env, base / "logs" / "demo.log")
+    demo_output = (base / "logs" / "demo.log").read_text(errors="replace")
     ended = time.time()
     harness.TIMINGS["demo: 1 day, tiny world"] = ended - started
     uis = start_ui(env, base / "logs")
     harness.TIMINGS["make ui ready on the demo's instance"] = time.time() - ended
     try:
-        yield DemoThenUI(uis.graphql, started, uis, env)
+        yield DemoThenUI(uis.graphql, started, uis, env, demo_output)
     finally:
         uis.server.stop()
 
@@ -188,7 +193,7 @@ def test_the_overview_timeline_places_every_demo_run_in_its_job_row(demo_then_ui
     assert {r["jobName"] for r in runs} == set(EXPECTED), runs
 
 
-SCREENSHOTS = ("asset", "job", "run", "timeline", "registry", "version")
+SCREENSHOTS = ("asset", "job", "run", "runs", "registry", "version")
 
 
 def test_make_screenshots_captures_each_page_from_the_running_uis(demo_then_ui, tmp_path):
@@ -215,3 +220,24 @@ def test_make_screenshots_captures_each_page_from_the_running_uis(demo_then_ui, 
         assert (width, height) == WINDOW, (name, width, height)
         assert len(png) > 20_000, (name, len(png))  # more than a blank page
         assert f"({name}.png)" in index
+
+
+def test_the_summary_names_the_champion_mlflow_serves(demo_then_ui):
+    """Issue 15 item 3, against the MLflow UI's REST API: the demo's summary JSON line says,
+    per client, which version ``@champion`` points to after the last day ("none" when no
+    version was promoted) and which version is ``@challenger``; the registry agrees."""
+    lines = demo_then_ui.demo_output.splitlines()
+    summary = json.loads([line for line in lines if line.startswith("{")][-1])
+    api = f"{demo_then_ui.uis.mlflow_url}/api/2.0/mlflow"
+    assert set(summary) == set(CLIENTS), summary
+    for client, figures in summary.items():
+        aliases = _aliases(api, registered_model_name(client))
+        assert figures["champion_after"] == aliases.get("champion", "none"), (client, aliases)
+        assert figures["champion_version"] in ("none", aliases.get("champion")), figures
+
+
+def _aliases(api: str, model: str) -> dict[str, str]:
+    response = requests.get(f"{api}/registered-models/get", params={"name": model}, timeout=30)
+    assert response.status_code == 200, response.text
+    model_json = response.json()["registered_model"]
+    return {a["alias"]: a["version"] for a in model_json.get("aliases", [])}

@@ -80,7 +80,10 @@ query($id: ID!, $after: String) {
         ... on MessageEvent { message stepKey }
         ... on AssetCheckEvaluationPlannedEvent { checkAssetKey: assetKey { path } checkName }
         ... on AssetCheckEvaluationEvent {
-          evaluation { assetKey { path } checkName success partition }
+          evaluation {
+            assetKey { path } checkName success partition description
+            metadataEntries { label ... on TextMetadataEntry { text } }
+          }
         }
         ... on ExecutionStepFailureEvent {
           stepError: error { message cause { message cause { message } } }
@@ -97,7 +100,7 @@ query($key: AssetKeyInput!, $partitions: [String!]) {
   assetOrError(assetKey: $key) {
     __typename
     ... on Asset { assetMaterializations(partitions: $partitions, limit: 1000) {
-      partition runId timestamp } }
+      partition runId timestamp metadataEntries { label } } }
   }
 }"""
 

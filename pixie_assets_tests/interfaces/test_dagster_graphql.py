@@ -143,3 +143,70 @@ def test_graph_schedule_requests_yesterday_before_the_loop(dagster_dev):
     assert [(r["jobName"], r["tags"]["dagster/partition"]) for r in requests] == [
         ("graph_job", "2026-11-04")
     ]
+
+
+def test_each_check_result_names_its_partition_and_what_it_compared(dagster_dev, loop):
+    """Issue 15 item 11, as the UI reads it: a check result's description is one line that
+    starts with what it judged (client and day, or the day) and its metadata names the
+    partition; the check specs are not partitioned, so nothing else would say it."""
+    ui: DagsterUI = dagster_dev
+    checked = 0
+    for launched in loop.launched:
+        if launched.partition is None:  # the world: unpartitioned
+            continue
+        for event in ui.run_events(launched.run_id):
+            if event["__typename"] != "AssetCheckEvaluationEvent":
+                continue
+            evaluation = event["evaluation"]
+            entries = {e["label"]: e.get("text") for e in evaluation["metadataEntries"]}
+            what = f"{evaluation['assetKey']['path'][-1]}.{evaluation['checkName']}"
+            assert entries.get("partition") == launched.partition, (what, entries)
+            words = launched.partition.split("|")  # "client|day" or "day"
+            description = evaluation["description"] or ""
+            assert description == entries.get("description"), (what, evaluation)
+            assert description.startswith(" ".join(words)) and ": " in description, (
+                what,
+                description,
+            )
+            assert "\n" not in description, (what, description)
+            checked += 1
+    assert checked > 0
+
+
+_AUTOMATIONS = """
+query($repo: RepositorySelector!) {
+  repositoryOrError(repositorySelector: $repo) {
+    ... on Repository { schedules { name description } sensors { name description } }
+  }
+}"""
+
+
+def test_schedules_and_the_sensor_say_what_they_do(dagster_dev):
+    ui: DagsterUI = dagster_dev
+    repository = ui.graphql(_AUTOMATIONS, repo=REPOSITORY_SELECTOR)["repositoryOrError"]
+    automations = repository["schedules"] + repository["sensors"]
+    assert {a["name"] for a in repository["sensors"]} == {"landing_files_sensor"}
+    assert len(repository["schedules"]) >= 2
+    for automation in automations:
+        assert len(automation["description"] or "") > 40, automation
+
+
+def test_every_client_plots_its_evaluation_under_the_same_primary_keys(dagster_dev, loop):
+    """The Plots tab compares like with like: each client's metric has its own name, but every
+    evaluation also reports it under the same ``primary/…`` keys."""
+    ui: DagsterUI = dagster_dev
+    keys = [str(day_client_key(d, c)) for d in DAYS for c in CLIENTS]
+    primary = {
+        m["partition"]: {e["label"] for e in m["metadataEntries"] if _is_primary(e["label"])}
+        for m in ui.materializations("model_evaluation", keys)
+    }
+    assert set(primary) == set(keys), primary
+    first = primary[keys[0]]
+    assert "primary/visit_count" in first, first
+    by_day = {day: [primary[str(day_client_key(day, c))] for c in CLIENTS] for day in DAYS}
+    for day, labels in by_day.items():
+        assert all(label_set == labels[0] for label_set in labels), (day, labels)
+
+
+def _is_primary(label: str) -> bool:
+    return label.startswith("primary/")

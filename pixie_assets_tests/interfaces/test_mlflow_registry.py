@@ -77,3 +77,48 @@ def test_registry_holds_one_tagged_version_per_day_with_aliases_and_review(mlflo
         assert "Evaluated on" in description and day in description, description
         assert TABLE.search(description), description
     assert "evaluated_on" not in tags[by_day[DAYS[-1]]]
+
+
+def _versions(mlflow_api: str) -> dict[str, dict]:
+    found = _get(f"{mlflow_api}/model-versions/search", filter=f"name='{MODEL}'", max_results=100)
+    assert found.status_code == 200, found.text
+    return {v["version"]: v for v in found.json()["model_versions"]}
+
+
+def _tags(version: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in version.get("tags", [])}
+
+
+def test_registry_reads_as_a_review_model_states_and_feature_files(mlflow_api, loop):
+    """Issue 15 item 10 through MLflow's REST API: the registered model says what it is and
+    how versions are judged; each version's state is in its tags and heads its description
+    (pending, promoted or rejected, superseded by the version that replaced it); the feature SQL
+    and feature list are readable files beside the model."""
+    model = _get(f"{mlflow_api}/registered-models/get", name=MODEL).json()["registered_model"]
+    assert CLIENT in model.get("description", "") and "@champion" in model["description"]
+    assert {t["key"] for t in model.get("tags", [])} >= {"client", "primary_metric"}, model
+
+    versions = _versions(mlflow_api)
+    newest = max(versions, key=int)
+    states = {number: _tags(v).get("promotion") for number, v in versions.items()}
+    assert states[newest] == "pending", states
+    assert versions[newest]["description"].startswith("**Pending evaluation.**")
+    for number, state in states.items():
+        tags, description = _tags(versions[number]), versions[number].get("description", "")
+        if state == "superseded":
+            successor = tags["superseded_by"]
+            assert int(successor) > int(number), (number, tags)
+            assert description.startswith(f"**Superseded**: version {successor} "), description
+        assert state in ("pending", "promoted", "rejected", "superseded"), (number, state)
+    champion = [n for n, state in states.items() if state == "promoted"]
+    assert len(champion) <= 1, states  # only @champion is promoted; those before it superseded
+
+    model_id = versions[newest]["source"].removeprefix("models:/")
+    listed = _get(
+        f"{mlflow_api}/logged-models/{model_id}/artifacts/directories",
+        artifact_directory_path="artifacts",
+    )
+    assert listed.status_code == 200, listed.text
+    files = {f["path"] for f in listed.json().get("files", [])}
+    assert {"artifacts/features.sql", "artifacts/features.txt"} <= files, files
+    assert "artifacts/feature_context" in files, files
