@@ -218,7 +218,7 @@ def walk_candidates(
             f"on {runner.workers} worker(s)"
         )
         write_parquet(request_table, staging / "requests.parquet")
-        tasks = [
+        tasks = (
             WalkShardTask(
                 shard=shard,
                 batch=batch.iloc[shard.start : shard.stop],
@@ -229,8 +229,10 @@ def walk_candidates(
                 threads=runner.task_threads,
             )
             for shard in shards
-        ]
-        results = runner.map(walk_shard, tasks)
+        )
+        # A task carries its shard's queries: a few at a time in flight, not the whole day's
+        # (the large world's homefeed day was one 390 MiB task graph).
+        results = list(runner.imap(walk_shard, tasks))
         dashboard = runner.dashboard
     seconds = time.perf_counter() - started
     summary = _summarize_shards(results)
