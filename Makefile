@@ -23,7 +23,7 @@ MLFLOW_PORT ?= 5000
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv lock chromium demo test test-fast ui screenshots lint format hooks bench-walks clean
+.PHONY: help venv lock chromium demo test test-fast ui serve screenshots lint format hooks bench-walks clean
 
 ## help: list the targets
 help:
@@ -95,6 +95,11 @@ ui: venv
 	cd '$(DAGSTER_HOME)' && \
 	PIXIE_DAGSTER_URL=http://127.0.0.1:$(DAGSTER_PORT) PIXIE_MLFLOW_URL=http://127.0.0.1:$(MLFLOW_PORT) \
 	'$(abspath $(BIN))/dagster' dev -w '$(CURDIR)/workspace.yaml' -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+## serve: the online Pixie service on http://127.0.0.1:$PIXIE_SERVE_PORT (8000), over PIXIE_HOME's newest graph
+PIXIE_SERVE_PORT ?= 8000
+serve: venv
+	$(BIN)/python -m pixie_assets.online --port $(PIXIE_SERVE_PORT)
 
 ## screenshots: PNGs of the pages a daily user opens in both UIs, into docs/screenshots/ (after make demo)
 # SCREENSHOTS_DIR moves them; the UIs of a running `make ui` on DAGSTER_PORT/MLFLOW_PORT are used,

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from pixie_assets.core.clients import ClientConfig
 from pixie_assets.core.files import write_parquet
 from pixie_assets.distributed import Shard
-from pixie_assets.graph import PinBoardGraph, WalkParams, cached_graph, pixie_batch
+from pixie_assets.graph import PinBoardGraph, WalkParams, cached_graph, pixie_batch, pixie_query
 
 # Requests per shard: bounds a shard's memory and gives a cluster work to spread, whatever the
 # cluster (so a partition's part files are the same in process and on Dask).
@@ -118,6 +118,33 @@ def walk_requests(
         walk_seconds=seconds,
     )
     return candidates[CANDIDATE_COLUMNS], stats
+
+
+def walk_request(
+    graph: PinBoardGraph,
+    request: pd.DataFrame,
+    config: ClientConfig,
+    seed: int,
+) -> tuple[pd.DataFrame, int]:
+    """Top-K candidates (``CANDIDATE_COLUMNS``) of one request and the steps its walks took:
+    the online path. ``request`` is a one-row ``request_batch``; its walks run on the calling
+    thread (``pixie_query``, safe beside other threads on one graph) and equal what
+    ``walk_requests`` gives the same row at position 0 with the same seed."""
+    row = request.iloc[0]
+    locale = row["locale"] if "locale" in request and config.locale_bias > 0 else None
+    found = pixie_query(
+        graph, row["query_pin_ids"], row["query_weights"], walk_params(config, seed), locale
+    )
+    candidates = pd.DataFrame(
+        {
+            "request_id": np.full(len(found), row["request_id"], dtype=object),
+            "user_id": np.full(len(found), row["user_id"], dtype=np.int64),
+            "ts": np.full(len(found), row["ts"], dtype="datetime64[us]"),
+        }
+    )
+    for column in ("pin_id", "visit_count", "visit_rank", "query_hits", "pin_degree"):
+        candidates[column] = found[column].to_numpy()
+    return candidates[CANDIDATE_COLUMNS], int(found.attrs.get("steps", 0))
 
 
 def generate_candidates(

@@ -79,19 +79,23 @@ class FeatureContext:
         for name, sql in spec.context_sql.items():
             self.con.execute(f"CREATE TABLE {name} AS {sql}")
 
-    def featurize(self, candidates: pa.Table | pd.DataFrame) -> pa.Table:
+    def featurize(
+        self, candidates: pa.Table | pd.DataFrame, con: duckdb.DuckDBPyConnection | None = None
+    ) -> pa.Table:
         """Feature columns (``spec.feature_names``, in order) for each candidate row, aligned
         with the input rows. Candidates need request_id, user_id, ts, pin_id, visit_count,
-        visit_rank, query_hits, pin_degree."""
+        visit_rank, query_hits, pin_degree. ``con``: a ``cursor()`` of this context's
+        connection, for a thread of its own (one connection runs one query at a time)."""
         if isinstance(candidates, pd.DataFrame):
             candidates = pa.Table.from_pandas(candidates, preserve_index=False)
+        con = self.con if con is None else con
         n = candidates.num_rows
         batch = candidates.append_column("row_idx", pa.array(np.arange(n, dtype=np.int64)))
-        self.con.register("candidates", batch)
+        con.register("candidates", batch)
         try:
-            result = self.con.sql(self.spec.features_sql).to_arrow_table()
+            result = con.sql(self.spec.features_sql).to_arrow_table()
         finally:
-            self.con.unregister("candidates")
+            con.unregister("candidates")
         if result.num_rows != n:
             raise ValueError(f"feature SQL returned {result.num_rows} rows for {n} candidates")
         return result.select(list(self.spec.feature_names))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,9 +27,13 @@ class ScoredCandidates:
 
 
 def score_candidates(
-    candidates: pd.DataFrame, context: FeatureContext, scorer: Scorer
+    candidates: pd.DataFrame,
+    context: FeatureContext,
+    scorer: Scorer,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> ScoredCandidates:
-    features = context.featurize(candidates)
+    """Featurize (through ``con``, a thread's cursor of the context, when given) and score."""
+    features = context.featurize(candidates, con)
     score = scorer.score(features)
     codes = request_codes(candidates["request_id"].to_numpy())
     rank = rank_within_requests(codes, score, candidates["visit_rank"].to_numpy())

@@ -1,0 +1,224 @@
+"""What the service serves with, loaded once and never changed: the day's graph, and per client
+its scorer (``@champion``, or visit count while there is none), the feature context of the day
+and the users' query pins.
+
+A new day's graph or a new ``@champion`` makes a new ``ServingState`` beside the old one (the
+clients whose model did not change keep theirs); requests hold the state they started with, so a
+swap never changes a request halfway. Everything is built by the batch path's own functions (the
+engagement weights of ``walk_candidates``, the feature context of ``serving_logs``), which is what
+makes the service's candidates, features and scores those of the batch path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pixie_assets.core.clients import ClientConfig, client_config
+from pixie_assets.core.settings import Settings
+from pixie_assets.graph import PinBoardGraph, load_graph
+from pixie_assets.landing.sources import read_table
+from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext, FeatureSpec
+from pixie_assets.serving.queries import engagement_weights
+from pixie_assets.serving.scoring import Scorer
+from pixie_assets.training.registry import aliased_version, serving_scorer
+from pixie_assets.training.tracking import CHAMPION
+
+
+class ServingStateError(RuntimeError):
+    """The service cannot load what it would serve with; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class UserQueries:
+    """Each user's query pins as the batch path picks them (``engagement_weights`` of the
+    client, strongest ``max_query_pins``), indexed for one lookup per request."""
+
+    pins: np.ndarray
+    weights: np.ndarray
+    starts: dict[int, tuple[int, int]]
+
+    @classmethod
+    def build(cls, weights: pd.DataFrame, max_pins: int) -> UserQueries:
+        top = weights.groupby("user_id", sort=False).head(max_pins).reset_index(drop=True)
+        users = top["user_id"].to_numpy()
+        bounds = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True]) if len(users) else []
+        starts = {
+            int(users[a]): (int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=False)
+        }
+        return cls(top["pin_id"].to_numpy(np.int64), top["weight"].to_numpy(np.float64), starts)
+
+    def of(self, user_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        span = self.starts.get(int(user_id))
+        if span is None:
+            return None
+        return self.pins[span[0] : span[1]], self.weights[span[0] : span[1]]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+class SharedContext:
+    """A ``FeatureContext`` shared by the request threads: each thread queries through its own
+    cursor of the context's in-memory database. Closed when the last state using it goes."""
+
+    def __init__(self, context: FeatureContext) -> None:
+        self.context = context
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self.context.con.cursor()
+            with self._lock:
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
+
+    def close(self) -> None:
+        with self._lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+        self.context.close()
+
+
+@dataclass(frozen=True)
+class ClientState:
+    config: ClientConfig
+    scorer: Scorer
+    context: SharedContext
+    queries: UserQueries
+
+    @property
+    def model_version(self) -> str:
+        return self.scorer.version
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """One day's graph and every client's model: immutable, swapped whole."""
+
+    settings: Settings
+    day: date
+    graph: PinBoardGraph
+    locales: dict[int, str]
+    clients: dict[str, ClientState]
+    champions: dict[str, str | None] = field(default_factory=dict)  # registry version or None
+
+    def client(self, name: str) -> ClientState:
+        return self.clients[name]
+
+
+def graph_days(settings: Settings) -> list[date]:
+    """The days whose graph is built (complete folders ``graph/day=D``), oldest first."""
+    found = []
+    for folder in settings.graph_dir.glob("day=*"):
+        try:
+            found.append(date.fromisoformat(folder.name.removeprefix("day=")))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def newest_graph_day(settings: Settings) -> date:
+    days = graph_days(settings)
+    if not days:
+        raise ServingStateError(
+            f"no graph under {settings.graph_dir}: materialize pin_board_graph for a day first "
+            "(make demo, or the graph job)"
+        )
+    return days[-1]
+
+
+def _spec_digest(spec: FeatureSpec) -> str:
+    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _feature_context(settings: Settings, day: date, spec: FeatureSpec) -> FeatureContext:
+    """The day's feature context, from the same rows ``serving_logs`` builds it from."""
+    since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
+    return FeatureContext(
+        spec,
+        day,
+        users=read_table(settings, "users"),
+        pins=read_table(settings, "pins"),
+        recent_saves=read_table(settings, "saves", before=day, since=since),
+        recent_engagements=read_table(settings, "engagements", before=day, since=since),
+        threads=1,
+    )
+
+
+def _user_queries(settings: Settings, day: date, config: ClientConfig) -> UserQueries:
+    """The query pins of every user as ``walk_candidates`` weighs them for ``day``."""
+    since = day - timedelta(days=config.query_lookback_days)
+    engagements = read_table(settings, "engagements", before=day, since=since).to_pandas()
+    return UserQueries.build(engagement_weights(engagements, config, day), config.max_query_pins)
+
+
+def load_state(
+    settings: Settings,
+    day: date,
+    clients: list[str],
+    previous: ServingState | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> ServingState:
+    """The state to serve ``day`` with. Clients of ``previous`` for the same day whose
+    ``@champion`` has not moved are reused as they are; everything else is loaded."""
+    same_day = previous is not None and previous.day == day
+    graph = previous.graph if same_day else load_graph(settings.graph_day_dir(day.isoformat()))
+    if same_day:
+        locales = previous.locales
+    else:
+        users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
+        locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
+    states: dict[str, ClientState] = {}
+    champions: dict[str, str | None] = {}
+    contexts: dict[str, SharedContext] = {}
+    for name in clients:
+        champion = aliased_version(settings, name, CHAMPION)
+        champions[name] = champion
+        if same_day and previous.champions.get(name) == champion and name in previous.clients:
+            states[name] = previous.clients[name]
+            continue
+        config = client_config(name)
+        scorer = serving_scorer(settings, name)
+        digest = _spec_digest(scorer.feature_spec)
+        if digest not in contexts:
+            contexts[digest] = SharedContext(_feature_context(settings, day, scorer.feature_spec))
+        queries = (
+            previous.clients[name].queries
+            if same_day and name in previous.clients
+            else _user_queries(settings, day, config)
+        )
+        states[name] = ClientState(config, scorer, contexts[digest], queries)
+        log(f"{name}: serving {day} with {scorer.version} ({len(queries):,} users with queries)")
+    return replace(
+        previous or ServingState(settings, day, graph, locales, {}),
+        day=day,
+        graph=graph,
+        locales=locales,
+        clients=states,
+        champions=champions,
+    )
+
+
+def released_contexts(old: ServingState, new: ServingState) -> list[SharedContext]:
+    """The feature contexts ``old`` used that ``new`` does not: to close once no request
+    holds ``old``."""
+    kept = {id(c.context) for c in new.clients.values()}
+    seen: dict[int, SharedContext] = {}
+    for client in old.clients.values():
+        if id(client.context) not in kept:
+            seen[id(client.context)] = client.context
+    return list(seen.values())

@@ -1,0 +1,253 @@
+"""The online service over a tiny world after two days of the loop (so every client has a
+``@champion``), serving day 3: its candidates, features and scores are the batch path's; bad
+requests get a 4xx that says why; /metrics and /readyz report what is served; logging is shed,
+not requests, when its queue is full; a moved ``@champion`` is swapped in under load without a
+failed request."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from pixie_assets.core.clients import client_config
+from pixie_assets.core.contract import SERVING_LOG
+from pixie_assets.defs.resources import PixieSettings
+from pixie_assets.graph import load_graph
+from pixie_assets.landing import data_files, partition_dir
+from pixie_assets.landing.sources import read_table
+from pixie_assets.online.recommend import request_seed
+from pixie_assets.online.service import Service
+from pixie_assets.online.state import _feature_context
+from pixie_assets.serving.candidates import request_batch, walk_requests
+from pixie_assets.serving.queries import engagement_weights, recent_engagement_queries
+from pixie_assets.training.registry import load_scorer
+from pixie_assets.training.tracking import configure_mlflow, registered_model_name
+from pixie_assets_tests.interfaces.harness import Server, free_port, pixie_env
+from pixie_assets_tests.loop import run, run_day
+from pixie_assets_tests.online.running import running
+from pixie_assets_tests.readme import bash_commands
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = ["homefeed", "related_pins", "notifications"]
+DAYS = ["2026-11-01", "2026-11-02"]
+SERVE_DAY = "2026-11-03"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """World, two days of every client (day 2 promotes day 1's models), day 3's graph."""
+    home = tmp_path_factory.mktemp("online") / "pixie_home"
+    home.mkdir()
+    pixie = PixieSettings(home=str(home), world_scale="tiny", world_seed=7,
+                          start_day=DAYS[0])  # fmt: skip
+    run(pixie, ["world"])
+    for day in DAYS:
+        run_day(pixie, day, CLIENTS)
+    run(pixie, ["pin_board_graph"], SERVE_DAY)
+    return pixie.resolved()
+
+
+@pytest.fixture(scope="module")
+def service(deployment):
+    service = Service(deployment, flush_seconds=0.2)
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def api(service):
+    with running(service) as up:
+        yield up
+
+
+def _users(service: Service, client: str, n: int) -> list[int]:
+    return sorted(service.state.client(client).queries.starts)[:n]
+
+
+def _post(api, body: dict) -> requests.Response:
+    return requests.post(f"{api.url}/v1/recommendations", json=body, timeout=60)
+
+
+def test_every_client_serves_its_champion_on_the_newest_graph(api):
+    ready = requests.get(f"{api.url}/readyz", timeout=10).json()
+    assert ready["day"] == SERVE_DAY
+    for client in CLIENTS:
+        assert ready["models"][client].startswith(f"{registered_model_name(client)}/"), ready
+
+
+def test_candidates_features_and_scores_are_the_batch_paths(api, deployment):
+    """Requests through HTTP, their logged rows read back from the landing folder, and the same
+    requests through the batch path's functions (engagement weights, walk_requests at position
+    0 with the request's seed, a feature context built as serving_logs builds it, the scorer
+    loaded from the registry): the same candidates, the same features, the same scores."""
+    service: Service = api.service
+    client, config = "homefeed", client_config("homefeed")
+    served = {}
+    for user in _users(service, client, 12):
+        response = _post(api, {"client": client, "user_id": user})
+        assert response.status_code == 200, response.text
+        served[response.json()["request_id"]] = (user, response.json())
+    service.landing.flush()
+    folder = partition_dir(deployment.landing_dir, "serving_log", SERVE_DAY, client)
+    logged = pa.concat_tables([pq.ParquetFile(f).read() for f in data_files(folder)]).to_pandas()
+    logged = logged[logged["request_id"].isin(served)].reset_index(drop=True)
+    assert set(logged["request_id"]) == set(served)
+
+    day = date.fromisoformat(SERVE_DAY)
+    since = day - timedelta(days=config.query_lookback_days)
+    engagements = read_table(deployment, "engagements", before=day, since=since).to_pandas()
+    weights = engagement_weights(engagements, config, day)
+    graph = load_graph(deployment.graph_day_dir(SERVE_DAY))
+    locales = read_table(deployment, "users", columns=["user_id", "locale"]).to_pandas()
+    version = next(iter(served.values()))[1]["model_version"]
+    scorer = load_scorer(deployment, client, version.rsplit("/", 1)[1])
+    context = _feature_context(deployment, day, scorer.feature_spec)
+    for request_id, (_user, body) in served.items():
+        rows = logged[logged["request_id"] == request_id].reset_index(drop=True)
+        requests_df = rows.iloc[:1][["request_id", "user_id", "ts"]]
+        queries = recent_engagement_queries(requests_df, weights, config)
+        batch = request_batch(requests_df, queries, locales.set_index("user_id")["locale"])
+        seed = request_seed(service.state, client, request_id)
+        candidates, _ = walk_requests(graph, batch, config, seed, offset=0)
+        rows = rows.sort_values("visit_rank").reset_index(drop=True)
+        for column in ("pin_id", "visit_count", "visit_rank"):
+            np.testing.assert_array_equal(rows[column], candidates[column], err_msg=column)
+        features = context.featurize(candidates)
+        for name in scorer.feature_spec.feature_names:
+            if name in SERVING_LOG.names:
+                np.testing.assert_allclose(
+                    rows[name].to_numpy(np.float64),
+                    features[name].to_numpy().astype(np.float64),
+                    rtol=0, atol=1e-9, err_msg=name,
+                )  # fmt: skip
+        np.testing.assert_allclose(rows["lightweight_score"], scorer.score(features), rtol=1e-6)
+        sent = rows[rows["sent_to_full_ranker"]]
+        assert sorted(sent["pin_id"]) == sorted(c["pin_id"] for c in body["candidates"])
+        assert (rows["model_version"] == version).all()
+    context.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"client": "search", "user_id": 1}, 400, "unknown client 'search'"),
+        ({"client": "homefeed", "user_id": -42}, 400, "user -42 has no engagements"),
+        ({"client": "related_pins", "user_id": 1}, 400, "give it as query_pins"),
+        ({"client": "homefeed", "user_id": "x"}, 422, "user_id"),
+        ({"client": "homefeed"}, 422, "user_id"),
+        ({"client": "homefeed", "user_id": 1, "query_pins": [{"pin_id": 1, "weight": -1}]},
+         422, "weight"),
+    ],
+)  # fmt: skip
+def test_a_bad_request_gets_a_4xx_that_says_why_and_the_service_goes_on(api, body, status, says):
+    response = _post(api, body)
+    assert response.status_code == status, response.text
+    assert says in response.json()["detail"], response.json()
+    user = _users(api.service, "homefeed", 1)[0]
+    assert _post(api, {"client": "homefeed", "user_id": user}).status_code == 200
+
+
+def test_related_pins_walks_from_the_pin_being_viewed(api):
+    pin = int(api.service.state.client("related_pins").queries.pins[0])
+    response = _post(api, {"client": "related_pins", "user_id": 1, "query_pins": [{"pin_id": pin}]})
+    assert response.status_code == 200, response.text
+    pins = [c["pin_id"] for c in response.json()["candidates"]]
+    assert pins and pin not in pins  # query pins are never their own candidates
+
+
+def test_metrics_report_latency_requests_models_and_the_graph_day(api):
+    user = _users(api.service, "notifications", 1)[0]
+    assert _post(api, {"client": "notifications", "user_id": user}).status_code == 200
+    assert _post(api, {"client": "notifications", "user_id": -1}).status_code == 400
+    text = requests.get(f"{api.url}/metrics", timeout=10).text
+    assert 'pixie_request_seconds_bucket{client="notifications",le="0.06"}' in text
+    assert 'pixie_requests_total{client="notifications",status="400"}' in text
+    version = api.service.state.client("notifications").model_version
+    assert f'pixie_model_info{{client="notifications",model_version="{version}"}} 1.0' in text
+    (day_line,) = [
+        line for line in text.splitlines() if line.startswith("pixie_graph_day_seconds ")
+    ]
+    assert float(day_line.split()[1]) == pd.Timestamp(SERVE_DAY, tz="UTC").timestamp()
+
+
+def test_a_moved_champion_is_swapped_in_under_load_without_a_failed_request(api, deployment):
+    """Requests keep coming from four threads while ``@champion`` moves to another version and
+    the service refreshes: every response is 200, each names the model it was served with, the
+    ones after the swap the new one."""
+    service: Service = api.service
+    client = "homefeed"
+    before = service.state.client(client).model_version
+    registry = configure_mlflow(deployment)
+    name = registered_model_name(client)
+    versions = sorted(int(v.version) for v in registry.search_model_versions(f"name = '{name}'"))
+    target = str(next(v for v in reversed(versions) if f"{name}/{v}" != before))
+    users = _users(service, client, 40)
+    stop = threading.Event()
+    seen: list[tuple[int, str]] = []
+    progress = threading.Condition()
+
+    def hammer(offset: int) -> None:
+        for i in range(offset, offset + 400):  # bounded, whatever happens
+            if stop.is_set():
+                return
+            r = _post(api, {"client": client, "user_id": users[i % len(users)]})
+            with progress:
+                seen.append((r.status_code, r.json().get("model_version", r.text)))
+                progress.notify_all()
+
+    def responses_reach(n: int) -> None:
+        with progress:
+            assert progress.wait_for(lambda: len(seen) >= n, timeout=120), len(seen)
+
+    with ThreadPoolExecutor(4) as pool:
+        workers = [pool.submit(hammer, 1000 * n) for n in range(4)]
+        responses_reach(20)  # the load is on before the swap
+        registry.set_registered_model_alias(name, "champion", target)
+        swap = requests.post(f"{api.url}/v1/admin/refresh", timeout=120).json()
+        responses_reach(len(seen) + 20)
+        stop.set()
+        for worker in workers:
+            worker.result()
+    assert swap["swapped"] and swap["models"][client] == f"{name}/{target}", swap
+    assert all(status == 200 for status, _ in seen), [s for s in seen if s[0] != 200][:5]
+    assert {model for _, model in seen} <= {before, f"{name}/{target}"}
+    assert seen[-1][1] == f"{name}/{target}"
+    text = requests.get(f"{api.url}/metrics", timeout=10).text
+    assert f'pixie_model_info{{client="{client}",model_version="{name}/{target}"}} 1.0' in text
+    registry.set_registered_model_alias(name, "champion", before.rsplit("/", 1)[1])
+    service.refresh()
+
+
+def test_make_serve_starts_the_service_as_the_readme_gives_it(deployment, tmp_path):
+    (command,) = bash_commands("The online service")
+    assert command == "make serve"
+    port = free_port()
+    env = pixie_env(deployment.home, scale="tiny", seed=7, start_day=DAYS[0])
+    env["PIXIE_SERVE_PORT"] = str(port)
+    server = Server("make serve", command.split(), env=env, log_path=tmp_path / "serve.log").start()
+    try:
+        ready = server.wait_until(
+            lambda: _ready(f"http://127.0.0.1:{port}"),
+            what="/readyz",
+            timeout=120,
+        )
+        assert ready["day"] == SERVE_DAY and set(ready["models"]) == set(CLIENTS)
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {
+            "status": "ok"
+        }
+    finally:
+        server.stop()
+
+
+def _ready(url: str) -> dict | None:
+    response = requests.get(f"{url}/readyz", timeout=5)
+    return response.json() if response.status_code == 200 else None
