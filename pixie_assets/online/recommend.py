@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from pixie_assets.core.seeds import partition_seed
 from pixie_assets.online.state import ServingState
-from pixie_assets.serving.candidates import request_batch, walk_request
+from pixie_assets.serving.candidates import WalkRequestRow, walk_request
 from pixie_assets.serving.funnel import choose_for_full_ranker
 from pixie_assets.serving.pipeline import build_serving_log, score_candidates
 
@@ -92,17 +91,12 @@ def recommend(state: ServingState, query: Query) -> Served:
         )
     client = state.client(query.client)
     pins, weights = _query_pins(state, query)
-    requests = pd.DataFrame(
-        {"request_id": [query.request_id], "user_id": [query.user_id], "ts": [query.ts]}
-    )
-    requests["ts"] = requests["ts"].astype("datetime64[us]")
-    queries = pd.DataFrame(
-        {"request_id": [query.request_id], "query_pin_ids": [pins], "query_weights": [weights]}
-    )
-    locale = state.locales.get(query.user_id)
-    batch = request_batch(requests, queries, pd.Series({query.user_id: locale}) if locale else None)
+    request = WalkRequestRow(
+        query.request_id, query.user_id, query.ts, pins, weights,
+        state.locales.get(query.user_id),
+    )  # fmt: skip
     seed = request_seed(state, query.client, query.request_id)
-    candidates, steps = walk_request(state.graph, batch, client.config, seed)
+    candidates, steps = walk_request(state.graph, request, client.config, seed)
     scored = score_candidates(candidates, client.context.context, client.scorer,
                               con=client.context.cursor())  # fmt: skip
     m = client.config.full_ranker_m if query.k is None else query.k
@@ -115,11 +109,14 @@ def recommend(state: ServingState, query: Query) -> Served:
     )
     order = np.lexsort((scored.lightweight_rank, ~sent))[: int(sent.sum())]
     explore = scored.lightweight_rank >= m - min(client.config.explore_slots, m)
+    pin_ids = candidates["pin_id"].to_numpy()
+    visits = candidates["visit_count"].to_numpy()
+    ranks = candidates["visit_rank"].to_numpy()
     items = [
         {
-            "pin_id": int(candidates["pin_id"].iat[i]),
-            "visit_count": float(candidates["visit_count"].iat[i]),
-            "visit_rank": int(candidates["visit_rank"].iat[i]),
+            "pin_id": int(pin_ids[i]),
+            "visit_count": float(visits[i]),
+            "visit_rank": int(ranks[i]),
             "lightweight_score": float(scored.score[i]),
             "exploration": bool(explore[i]),
         }

@@ -193,6 +193,9 @@ def load_state(
             continue
         config = client_config(name)
         scorer = serving_scorer(settings, name)
+        booster = getattr(scorer, "booster", None)
+        if booster is not None:  # requests run in parallel; each scores its ~K rows alone
+            booster.set_param({"nthread": 1})
         digest = _spec_digest(scorer.feature_spec)
         if digest not in contexts:
             contexts[digest] = SharedContext(_feature_context(settings, day, scorer.feature_spec))

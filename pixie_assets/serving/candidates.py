@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,18 @@ CANDIDATE_COLUMNS = [
     "request_id", "user_id", "ts", "pin_id", "visit_count", "visit_rank", "query_hits",
     "pin_degree",
 ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WalkRequestRow:
+    """One request as the online path walks it: a row of a ``request_batch``."""
+
+    request_id: str
+    user_id: int
+    ts: datetime
+    query_pin_ids: np.ndarray
+    query_weights: np.ndarray
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,29 +135,28 @@ def walk_requests(
 
 def walk_request(
     graph: PinBoardGraph,
-    request: pd.DataFrame,
+    request: WalkRequestRow,
     config: ClientConfig,
     seed: int,
 ) -> tuple[pd.DataFrame, int]:
     """Top-K candidates (``CANDIDATE_COLUMNS``) of one request and the steps its walks took:
-    the online path. ``request`` is a one-row ``request_batch``; its walks run on the calling
-    thread (``pixie_query``, safe beside other threads on one graph) and equal what
-    ``walk_requests`` gives the same row at position 0 with the same seed."""
-    row = request.iloc[0]
-    locale = row["locale"] if "locale" in request and config.locale_bias > 0 else None
+    the online path. The walks run on the calling thread (``pixie_query``, safe beside other
+    threads on one graph) and equal what ``walk_requests`` gives the same request at position
+    0 of a ``request_batch`` with the same seed."""
+    locale = request.locale if config.locale_bias > 0 else None
     found = pixie_query(
-        graph, row["query_pin_ids"], row["query_weights"], walk_params(config, seed), locale
+        graph, request.query_pin_ids, request.query_weights, walk_params(config, seed), locale
     )
+    n = len(found)
     candidates = pd.DataFrame(
         {
-            "request_id": np.full(len(found), row["request_id"], dtype=object),
-            "user_id": np.full(len(found), row["user_id"], dtype=np.int64),
-            "ts": np.full(len(found), row["ts"], dtype="datetime64[us]"),
+            "request_id": np.full(n, request.request_id, dtype=object),
+            "user_id": np.full(n, request.user_id, dtype=np.int64),
+            "ts": np.full(n, np.datetime64(request.ts, "us")),
+            **{column: found[column].to_numpy() for column in CANDIDATE_COLUMNS[3:]},
         }
     )
-    for column in ("pin_id", "visit_count", "visit_rank", "query_hits", "pin_degree"):
-        candidates[column] = found[column].to_numpy()
-    return candidates[CANDIDATE_COLUMNS], int(found.attrs.get("steps", 0))
+    return candidates, int(found.attrs.get("steps", 0))
 
 
 def generate_candidates(
