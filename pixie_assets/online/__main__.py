@@ -33,9 +33,12 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds between checks for a new graph or champion (0: only POST /v1/admin/refresh)",
     )
     parser.add_argument("--threads", type=int, default=8, help="request threads")
+    parser.add_argument(
+        "--walk-steps", type=int, help="every client's walk budget per request (its own: 10-20k)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = Service(Settings.from_env(), day=args.day)
+    service = Service(Settings.from_env(), day=args.day, walk_steps=args.walk_steps)
     app = create_app(service, poll_seconds=args.poll)
     config = uvicorn.Config(app, host=args.host, port=args.port, access_log=False,
                             limit_concurrency=1000)  # fmt: skip

@@ -2,7 +2,8 @@
 choice of what the full ranker sees, and the serving-stage log of every candidate.
 
 The functions are the batch path's (``walk_request`` is ``walk_requests`` for one request,
-``score_candidates`` and ``build_serving_log`` are ``serving_logs``'), so what the service logs
+the feature SQL and scorer are those ``serving_logs`` runs, on several requests' candidates at
+once as it does, and ``build_serving_log`` is its own), so what the service logs
 is what the batch path would have computed for the same request, graph and model.
 """
 
@@ -19,7 +20,7 @@ from pixie_assets.core.seeds import partition_seed
 from pixie_assets.online.state import ServingState
 from pixie_assets.serving.candidates import WalkRequestRow, walk_request
 from pixie_assets.serving.funnel import choose_for_full_ranker
-from pixie_assets.serving.pipeline import build_serving_log, score_candidates
+from pixie_assets.serving.pipeline import build_serving_log
 
 
 class BadRequest(ValueError):
@@ -97,8 +98,7 @@ def recommend(state: ServingState, query: Query) -> Served:
     )  # fmt: skip
     seed = request_seed(state, query.client, query.request_id)
     candidates, steps = walk_request(state.graph, request, client.config, seed)
-    scored = score_candidates(candidates, client.context.context, client.scorer,
-                              con=client.context.cursor())  # fmt: skip
+    scored = client.scoring.score(candidates)  # with the requests waiting beside it
     m = client.config.full_ranker_m if query.k is None else query.k
     sent = choose_for_full_ranker(
         scored.request_codes,

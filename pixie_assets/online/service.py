@@ -1,10 +1,10 @@
 """The service behind the HTTP API: the current ``ServingState``, swapped whole when a new day's
 graph lands or a client's ``@champion`` moves; the landing log; the Prometheus metrics.
 
-A request takes the current state once (``current``) and keeps it to the end, so a swap never
-mixes two models or two graphs in one request. The new state is loaded beside the old one, made
-current in one assignment, and what only the old one used (feature contexts) is closed once the
-requests that held it are done. When the day moves on, the previous day's landing folders are
+A request takes the current state once and keeps it to the end, so a swap never mixes two
+models or two graphs in one request. The new state is loaded beside the old one, made current in
+one assignment, and what only the old one used (scoring threads, feature contexts) is closed once
+the requests that held it are done. When the day moves on, the previous day's landing folders are
 closed (``_SUCCESS``), which is what the landing sensor waits for.
 """
 
@@ -28,9 +28,10 @@ from pixie_assets.online.landing_log import LandingLog
 from pixie_assets.online.recommend import BadRequest, Query, Served, recommend
 from pixie_assets.online.state import (
     ServingState,
+    close_state,
     load_state,
     newest_graph_day,
-    released_contexts,
+    retire,
 )
 
 log = logging.getLogger("pixie.online")
@@ -94,8 +95,10 @@ class Service:
         day: date | None = None,
         log_queue: int = 10_000,
         flush_seconds: float = 5.0,
+        walk_steps: int | None = None,
     ) -> None:
         self.settings = settings
+        self.walk_steps = walk_steps
         self.clients = list(clients or CLIENTS)
         self.pinned_day = day
         self.metrics = Metrics()
@@ -106,7 +109,7 @@ class Service:
         self._swap_lock = threading.Lock()
         self._state: ServingState | None = None
         self._holders: dict[int, int] = {}  # id(state) -> requests in flight
-        self._retired: list[tuple[ServingState, list]] = []
+        self._retired: list[tuple[ServingState, list[Callable[[], None]]]] = []
         self._count_lock = threading.Lock()
         self.refresh()
 
@@ -133,29 +136,32 @@ class Service:
             )
             if champions_unchanged:
                 return Refresh(False, day.isoformat(), _models(old))
-            new = load_state(self.settings, day, self.clients, previous=old, log=log.info)
+            new = load_state(
+                self.settings, day, self.clients, old, log=log.info, walk_steps=self.walk_steps
+            )
             self._state = new
             self.metrics.show_state(new)
             if old is not None:
                 self.metrics.swaps.inc()
                 with self._count_lock:
-                    self._retired.append((old, released_contexts(old, new)))
+                    self._retired.append((old, retire(old, new)))
                 self._close_retired()
                 if old.day != new.day:
                     self.landing.close_day(old.day.isoformat(), tuple(self.clients))
             return Refresh(True, day.isoformat(), _models(new))
 
     def _close_retired(self) -> None:
-        """Close the contexts of retired states no request holds any longer."""
+        """Close what only retired states used, once no request holds them."""
         with self._count_lock:
-            keep = []
-            for state, contexts in self._retired:
+            keep, closes = [], []
+            for state, closers in self._retired:
                 if self._holders.get(id(state), 0) > 0:
-                    keep.append((state, contexts))
+                    keep.append((state, closers))
                 else:
-                    for context in contexts:
-                        context.close()
+                    closes += closers
             self._retired = keep
+        for close in closes:
+            close()
 
     def _hold(self) -> ServingState:
         with self._count_lock:
@@ -225,6 +231,8 @@ class Service:
 
     def close(self) -> None:
         self.landing.stop()
+        if self._state is not None:
+            close_state(self._state)
 
 
 def _champion(settings: Settings, client: str) -> str | None:

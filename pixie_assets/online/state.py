@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -26,6 +24,7 @@ from pixie_assets.core.clients import ClientConfig, client_config
 from pixie_assets.core.settings import Settings
 from pixie_assets.graph import PinBoardGraph, load_graph
 from pixie_assets.landing.sources import read_table
+from pixie_assets.online.batching import ScoringQueue
 from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext, FeatureSpec
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.serving.scoring import Scorer
@@ -66,39 +65,13 @@ class UserQueries:
         return len(self.starts)
 
 
-class SharedContext:
-    """A ``FeatureContext`` shared by the request threads: each thread queries through its own
-    cursor of the context's in-memory database. Closed when the last state using it goes."""
-
-    def __init__(self, context: FeatureContext) -> None:
-        self.context = context
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._lock = threading.Lock()
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self.context.con.cursor()
-            with self._lock:
-                self._cursors.append(cursor)
-            self._local.cursor = cursor
-        return cursor
-
-    def close(self) -> None:
-        with self._lock:
-            for cursor in self._cursors:
-                cursor.close()
-            self._cursors.clear()
-        self.context.close()
-
-
 @dataclass(frozen=True)
 class ClientState:
     config: ClientConfig
     scorer: Scorer
-    context: SharedContext
+    context: FeatureContext  # shared by the clients whose models share a feature spec
     queries: UserQueries
+    scoring: ScoringQueue
 
     @property
     def model_version(self) -> str:
@@ -172,9 +145,11 @@ def load_state(
     clients: list[str],
     previous: ServingState | None = None,
     log: Callable[[str], None] = lambda message: None,
+    walk_steps: int | None = None,
 ) -> ServingState:
     """The state to serve ``day`` with. Clients of ``previous`` for the same day whose
-    ``@champion`` has not moved are reused as they are; everything else is loaded."""
+    ``@champion`` has not moved are reused as they are; everything else is loaded.
+    ``walk_steps`` replaces the clients' step budget (the paper's 100k-step queries)."""
     same_day = previous is not None and previous.day == day
     graph = previous.graph if same_day else load_graph(settings.graph_day_dir(day.isoformat()))
     if same_day:
@@ -184,7 +159,7 @@ def load_state(
         locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
     states: dict[str, ClientState] = {}
     champions: dict[str, str | None] = {}
-    contexts: dict[str, SharedContext] = {}
+    contexts: dict[str, FeatureContext] = {}
     for name in clients:
         champion = aliased_version(settings, name, CHAMPION)
         champions[name] = champion
@@ -192,19 +167,22 @@ def load_state(
             states[name] = previous.clients[name]
             continue
         config = client_config(name)
+        if walk_steps is not None:
+            config = replace(config, walk_steps=walk_steps)
         scorer = serving_scorer(settings, name)
         booster = getattr(scorer, "booster", None)
         if booster is not None:  # requests run in parallel; each scores its ~K rows alone
             booster.set_param({"nthread": 1})
         digest = _spec_digest(scorer.feature_spec)
         if digest not in contexts:
-            contexts[digest] = SharedContext(_feature_context(settings, day, scorer.feature_spec))
+            contexts[digest] = _feature_context(settings, day, scorer.feature_spec)
         queries = (
             previous.clients[name].queries
             if same_day and name in previous.clients
             else _user_queries(settings, day, config)
         )
-        states[name] = ClientState(config, scorer, contexts[digest], queries)
+        scoring = ScoringQueue(contexts[digest], scorer, name=f"scoring-{name}")
+        states[name] = ClientState(config, scorer, contexts[digest], queries, scoring)
         log(f"{name}: serving {day} with {scorer.version} ({len(queries):,} users with queries)")
     return replace(
         previous or ServingState(settings, day, graph, locales, {}),
@@ -216,12 +194,26 @@ def load_state(
     )
 
 
-def released_contexts(old: ServingState, new: ServingState) -> list[SharedContext]:
-    """The feature contexts ``old`` used that ``new`` does not: to close once no request
-    holds ``old``."""
-    kept = {id(c.context) for c in new.clients.values()}
-    seen: dict[int, SharedContext] = {}
+def retire(old: ServingState, new: ServingState) -> list[Callable[[], None]]:
+    """What to close of ``old`` once no request holds it: the scoring threads of the clients
+    ``new`` does not reuse, then the feature contexts only ``old`` used."""
+    kept_clients = {id(c) for c in new.clients.values()}
+    kept_contexts = {id(c.context) for c in new.clients.values()}
+    closes: list[Callable[[], None]] = []
+    contexts: dict[int, FeatureContext] = {}
     for client in old.clients.values():
-        if id(client.context) not in kept:
-            seen[id(client.context)] = client.context
-    return list(seen.values())
+        if id(client) in kept_clients:
+            continue
+        closes.append(client.scoring.close)
+        if id(client.context) not in kept_contexts:
+            contexts[id(client.context)] = client.context
+    return closes + [context.close for context in contexts.values()]
+
+
+def close_state(state: ServingState) -> None:
+    """Close everything ``state`` holds (the service is stopping)."""
+    contexts = {id(c.context): c.context for c in state.clients.values()}
+    for client in state.clients.values():
+        client.scoring.close()
+    for context in contexts.values():
+        context.close()

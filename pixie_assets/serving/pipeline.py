@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,13 +26,9 @@ class ScoredCandidates:
 
 
 def score_candidates(
-    candidates: pd.DataFrame,
-    context: FeatureContext,
-    scorer: Scorer,
-    con: duckdb.DuckDBPyConnection | None = None,
+    candidates: pd.DataFrame, context: FeatureContext, scorer: Scorer
 ) -> ScoredCandidates:
-    """Featurize (through ``con``, a thread's cursor of the context, when given) and score."""
-    features = context.featurize(candidates, con)
+    features = context.featurize(candidates)
     score = scorer.score(features)
     codes = request_codes(candidates["request_id"].to_numpy())
     rank = rank_within_requests(codes, score, candidates["visit_rank"].to_numpy())

@@ -6,6 +6,8 @@ failed request."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -19,6 +21,7 @@ import requests
 
 from pixie_assets.core.clients import client_config
 from pixie_assets.core.contract import SERVING_LOG
+from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import load_graph
 from pixie_assets.landing import data_files, partition_dir
@@ -228,7 +231,7 @@ def test_a_moved_champion_is_swapped_in_under_load_without_a_failed_request(api,
 
 
 def test_make_serve_starts_the_service_as_the_readme_gives_it(deployment, tmp_path):
-    (command,) = bash_commands("The online service")
+    command = bash_commands("The online service")[0]
     assert command == "make serve"
     port = free_port()
     env = pixie_env(deployment.home, scale="tiny", seed=7, start_day=DAYS[0])
@@ -251,3 +254,17 @@ def test_make_serve_starts_the_service_as_the_readme_gives_it(deployment, tmp_pa
 def _ready(url: str) -> dict | None:
     response = requests.get(f"{url}/readyz", timeout=5)
     return response.json() if response.status_code == 200 else None
+
+
+def test_the_online_benchmark_runs_as_written(deployment):
+    commands = bash_commands("The online service")
+    assert commands[0] == "make serve" and commands[1].startswith("DEPLOYMENT=")
+    env = pixie_env(deployment.home, scale="tiny", seed=7, start_day=DAYS[0])
+    script = "set -euo pipefail\n" + "\n".join([f"DEPLOYMENT={deployment.home}", *commands[2:]])
+    done = subprocess.run(["bash", "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [level["concurrency"] for level in report["levels"]] == [1, 2]
+    assert report["errors"] == 0 and report["qps"] > 0 and report["p99_ms"] > report["p50_ms"] > 0
+    assert report["steps_per_request"] == 100_000 and 0 < report["mean_walk_steps"] <= 100_000
