@@ -38,6 +38,7 @@ ALWAYS_CLOSED = ("serving_log", "impressions")
 class LogCounters:
     rows: Counter = field(default_factory=Counter)  # written, by table
     shed: Counter = field(default_factory=Counter)  # dropped on a full queue, by table
+    failed: Counter = field(default_factory=Counter)  # could not be written, by table
     files: int = 0
 
 
@@ -165,20 +166,30 @@ class LandingLog:
                 self._write(key)
 
     def _write(self, key: tuple[str, str, str]) -> None:
+        """One micro-batch of ``key``'s buffered rows. A batch that cannot be written is
+        reported (table, day, client and why) and counted, and the others are still written."""
         tables = self._buffers.pop(key, [])
         self._oldest.pop(key, None)
         if not tables:
             return
         table, day, client = key
-        data = pa.concat_tables(tables).cast(SCHEMAS[table])
-        folder = partition_dir(self.landing_dir, table, day, client)
-        closed = is_complete(folder)
-        if closed:  # late rows of a closed day: withdraw the marker while the file is written
-            (folder / SUCCESS_MARKER).unlink()
-        write_micro_batch(folder, data)
-        if closed:
-            mark_complete(folder)
-        self.counters.rows[table] += data.num_rows
+        rows = sum(t.num_rows for t in tables)
+        try:
+            schema = SCHEMAS[table]
+            data = pa.concat_tables(tables).select(schema.names).cast(schema)
+            folder = partition_dir(self.landing_dir, table, day, client)
+            closed = is_complete(folder)
+            if closed:  # late rows of a closed day: withdraw the marker while the file is written
+                (folder / SUCCESS_MARKER).unlink()
+            write_micro_batch(folder, data)
+            if closed:
+                mark_complete(folder)
+        except Exception as error:  # noqa: BLE001 — one bad batch must not stop the others
+            self.counters.failed[table] += rows
+            self._on_error(RuntimeError(f"{table} day={day} client={client}: {rows} rows not "
+                                        f"logged: {error}"))  # fmt: skip
+            return
+        self.counters.rows[table] += rows
         self.counters.files += 1
 
     def _mark_day(self, day: str, clients: tuple[str, ...]) -> None:

@@ -98,3 +98,18 @@ def test_a_full_queue_sheds_rows_and_counts_them_without_blocking(tmp_path):
 def test_an_unknown_table_is_refused_by_name(log):
     with pytest.raises(ValueError, match="saves is not logged by the service"):
         log.offer("saves", DAY, CLIENT, _impressions(1))
+
+
+def test_a_batch_that_cannot_be_written_is_reported_and_the_others_are_written(tmp_path):
+    errors: list[BaseException] = []
+    log = LandingLog(tmp_path / "landing", flush_seconds=60, on_error=errors.append)
+    try:
+        log.offer("engagements", DAY, CLIENT, pa.table({"user_id": [1]}))  # columns missing
+        log.offer("impressions", DAY, CLIENT, _impressions(4))
+        log.flush()
+        assert log.counters.failed["engagements"] == 1 and log.counters.rows["impressions"] == 4
+        (error,) = errors
+        assert f"engagements day={DAY} client={CLIENT}: 1 rows not logged" in str(error)
+        assert len(data_files(_folder(tmp_path, "impressions"))) == 1
+    finally:
+        log.stop()

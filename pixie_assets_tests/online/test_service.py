@@ -268,3 +268,40 @@ def test_the_online_benchmark_runs_as_written(deployment):
     assert [level["concurrency"] for level in report["levels"]] == [1, 2]
     assert report["errors"] == 0 and report["qps"] > 0 and report["p99_ms"] > report["p50_ms"] > 0
     assert report["steps_per_request"] == 100_000 and 0 < report["mean_walk_steps"] <= 100_000
+
+
+def test_impressions_and_engagements_are_logged_on_the_serving_day(api, deployment):
+    user = _users(api.service, "homefeed", 1)[0]
+    served = _post(api, {"client": "homefeed", "user_id": user}).json()
+    pins = [c["pin_id"] for c in served["candidates"][:3]]
+    impressions = [
+        {"request_id": served["request_id"], "pin_id": pin, "position": i,
+         "full_ranker_score": 1.0 - i / 10}
+        for i, pin in enumerate(pins)
+    ]  # fmt: skip
+    body = {"client": "homefeed", "impressions": impressions}
+    response = requests.post(f"{api.url}/v1/impressions", json=body, timeout=30)
+    assert response.json() == {"accepted": True}
+    engagement = {"user_id": user, "pin_id": pins[0], "action": "save",
+                  "request_id": served["request_id"]}  # fmt: skip
+    body = {"client": "homefeed", "engagements": [engagement]}
+    response = requests.post(f"{api.url}/v1/engagements", json=body, timeout=30)
+    assert response.json() == {"accepted": True}
+    bad = requests.post(f"{api.url}/v1/engagements", timeout=30, json={
+        "client": "homefeed", "engagements": [{**engagement, "action": "like"}]})  # fmt: skip
+    assert bad.status_code == 400 and "unknown action(s) ['like']" in bad.json()["detail"]
+    api.service.landing.flush()
+
+    def logged(table: str) -> pd.DataFrame:
+        folder = partition_dir(deployment.landing_dir, table, SERVE_DAY, "homefeed")
+        return pa.concat_tables([pq.ParquetFile(f).read() for f in data_files(folder)]).to_pandas()
+
+    shown = logged("impressions")
+    shown = shown[shown["request_id"] == served["request_id"]]
+    assert shown.sort_values("position")["pin_id"].tolist() == pins
+    saved = logged("engagements")
+    saved = saved[saved["request_id"] == served["request_id"]]
+    assert saved[["user_id", "pin_id", "action", "client"]].values.tolist() == [
+        [user, pins[0], "save", "homefeed"]
+    ]
+    assert (saved["ts"].dt.date.astype(str) == SERVE_DAY).all()
