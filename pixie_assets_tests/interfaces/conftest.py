@@ -19,6 +19,7 @@ from pixie_assets_tests.interfaces.dagster_ui import (
     CLIENTS,
     DAYS,
     START_DAY,
+    USER_SETTING,
     DagsterUI,
     LoopRecord,
     UIs,
@@ -49,10 +50,13 @@ class Deployment:
 
 @pytest.fixture(scope="package")
 def deployment(tmp_path_factory) -> Deployment:
+    """A private PIXIE_HOME whose instance config the user has edited (``USER_SETTING``)."""
     base = tmp_path_factory.mktemp("interfaces")
     home = base / "pixie_home"
     home.mkdir()
     env = harness.pixie_env(home, scale="tiny", seed=7, start_day=START_DAY)
+    config = Path(env["DAGSTER_HOME"]) / "dagster.yaml"
+    config.write_text(config.read_text() + USER_SETTING)
     return Deployment(home=home, env=env, log_dir=base / "logs")
 
 

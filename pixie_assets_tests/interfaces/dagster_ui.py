@@ -117,6 +117,8 @@ class UIs:
 # What `dagster dev` prints when the working directory holds a dagster.yaml that DAGSTER_HOME's
 # instance does not read; `make ui` runs it from DAGSTER_HOME so that it never applies.
 UNUSED_CONFIG_WARNING = "will not be used to configure Dagster"
+# A setting the interface deployment's user added to its dagster.yaml: `make ui` must use it.
+USER_SETTING = "code_servers:\n  local_startup_timeout: 361\n"
 
 
 def start_ui(env: dict[str, str], log_dir: Path) -> UIs:
