@@ -24,7 +24,7 @@ from pixie_assets.core.contract import SERVING_LOG
 from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import load_graph
-from pixie_assets.landing import data_files, partition_dir
+from pixie_assets.landing import data_files, is_complete, partition_dir
 from pixie_assets.landing.sources import read_table
 from pixie_assets.online.recommend import request_seed
 from pixie_assets.online.service import Service
@@ -305,3 +305,23 @@ def test_impressions_and_engagements_are_logged_on_the_serving_day(api, deployme
         [user, pins[0], "save", "homefeed"]
     ]
     assert (saved["ts"].dt.date.astype(str) == SERVE_DAY).all()
+
+
+def test_a_new_days_graph_is_swapped_in_and_closes_the_served_day(api, deployment):
+    """Last in this module (it moves the service to the next day): day 4's graph is built,
+    a refresh swaps it in, and day 3's landing folders of every client are closed with
+    ``_SUCCESS`` (the marker the landing sensor waits for)."""
+    user = _users(api.service, "homefeed", 1)[0]
+    assert _post(api, {"client": "homefeed", "user_id": user}).status_code == 200
+    next_day = (date.fromisoformat(SERVE_DAY) + timedelta(days=1)).isoformat()
+    pixie = PixieSettings.from_settings(deployment)
+    run(pixie, ["pin_board_graph"], next_day)
+    swap = requests.post(f"{api.url}/v1/admin/refresh", timeout=120).json()
+    assert swap["swapped"] and swap["day"] == next_day, swap
+    for client in CLIENTS:
+        for table in ("serving_log", "impressions"):
+            folder = partition_dir(deployment.landing_dir, table, SERVE_DAY, client)
+            assert is_complete(folder), folder
+    assert requests.get(f"{api.url}/readyz", timeout=10).json()["day"] == next_day
+    served = _post(api, {"client": "homefeed", "user_id": user})
+    assert served.status_code == 200 and served.json()["day"] == next_day
