@@ -19,8 +19,13 @@ LONG_UNITS_FIRST = (
     "interfaces",
     "pixie_assets_tests/test_readme_commands.py",
     "pixie_assets_tests/test_readme_scale.py",
-    "pixie_assets_tests/assets/test_continuous_loop.py",
+    "pixie_assets_tests/online/test_service.py",
     "pixie_assets_tests/test_demo_runs_in_ui.py",
+    "pixie_assets_tests/operations/test_chaos.py",
+    "pixie_assets_tests/test_demo_console.py",
+    "pixie_assets_tests/assets/test_world_asset.py",
+    "pixie_assets_tests/assets/test_continuous_loop.py",
+    "pixie_assets_tests/assets/test_review_links.py",
 )
 
 
