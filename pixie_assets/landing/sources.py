@@ -13,7 +13,7 @@ where it enters, with one report of everything wrong.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,6 +26,7 @@ from pixie_assets.landing.layout import SOURCE_TABLES, scan_table
 from pixie_assets.landing.rules import TIME_COLUMN
 from pixie_assets.landing.schema import duckdb_type
 from pixie_assets.landing.validate import LandingInventory, validate_landing
+from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext, FeatureSpec
 from pixie_assets.world.store import table_path
 
 LANDING_SOURCES = ("landing", "replay")
@@ -102,3 +103,21 @@ def read_table(
     with duckdb.connect() as con:
         result = con.sql(statement, params=bind(statement, values)).to_arrow_table()
     return result.cast(pa.schema([schema.field(c) for c in columns]))
+
+
+def day_feature_context(
+    settings: Settings, day: date, spec: FeatureSpec, threads: int | None = None
+) -> FeatureContext:
+    """The feature context of serving ``day``: users, pins, and the saves and engagements of the
+    ``CONTEXT_LOOKBACK_DAYS`` before it, as every serving path (batch shards, the online service)
+    builds it, which is what makes their features equal."""
+    since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
+    return FeatureContext(
+        spec,
+        day,
+        users=read_table(settings, "users"),
+        pins=read_table(settings, "pins"),
+        recent_saves=read_table(settings, "saves", before=day, since=since),
+        recent_engagements=read_table(settings, "engagements", before=day, since=since),
+        threads=threads,
+    )

@@ -11,8 +11,6 @@ makes the service's candidates, features and scores those of the batch path.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -23,9 +21,9 @@ import pandas as pd
 from pixie_assets.core.clients import ClientConfig, client_config
 from pixie_assets.core.settings import Settings
 from pixie_assets.graph import PinBoardGraph, load_graph
-from pixie_assets.landing.sources import read_table
+from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.batching import ScoringQueue
-from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext, FeatureSpec
+from pixie_assets.serving.featurize import FeatureContext
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.serving.scoring import Scorer
 from pixie_assets.training.registry import aliased_version, serving_scorer
@@ -114,24 +112,6 @@ def newest_graph_day(settings: Settings) -> date:
     return days[-1]
 
 
-def _spec_digest(spec: FeatureSpec) -> str:
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _feature_context(settings: Settings, day: date, spec: FeatureSpec) -> FeatureContext:
-    """The day's feature context, from the same rows ``serving_logs`` builds it from."""
-    since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
-    return FeatureContext(
-        spec,
-        day,
-        users=read_table(settings, "users"),
-        pins=read_table(settings, "pins"),
-        recent_saves=read_table(settings, "saves", before=day, since=since),
-        recent_engagements=read_table(settings, "engagements", before=day, since=since),
-        threads=1,
-    )
-
-
 def _user_queries(settings: Settings, day: date, config: ClientConfig) -> UserQueries:
     """The query pins of every user as ``walk_candidates`` weighs them for ``day``."""
     since = day - timedelta(days=config.query_lookback_days)
@@ -173,9 +153,9 @@ def load_state(
         booster = getattr(scorer, "booster", None)
         if booster is not None:  # requests run in parallel; each scores its ~K rows alone
             booster.set_param({"nthread": 1})
-        digest = _spec_digest(scorer.feature_spec)
+        digest = scorer.feature_spec.digest()
         if digest not in contexts:
-            contexts[digest] = _feature_context(settings, day, scorer.feature_spec)
+            contexts[digest] = day_feature_context(settings, day, scorer.feature_spec, 1)
         queries = (
             previous.clients[name].queries
             if same_day and name in previous.clients

@@ -9,6 +9,8 @@ tree's spec, for clients without a model and for training new ones.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -31,6 +33,11 @@ class FeatureSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def digest(self) -> str:
+        """A short digest of the spec: models whose specs share it share a feature context."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:

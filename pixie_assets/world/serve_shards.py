@@ -18,12 +18,11 @@ shard, whatever the day's traffic.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -33,8 +32,8 @@ from pixie_assets.core.clients import client_config
 from pixie_assets.core.files import write_parquet
 from pixie_assets.core.seeds import partition_seed
 from pixie_assets.core.settings import Settings
-from pixie_assets.landing.sources import read_table, table_files
-from pixie_assets.serving.featurize import CONTEXT_LOOKBACK_DAYS, FeatureContext, FeatureSpec
+from pixie_assets.landing.sources import day_feature_context, read_table, table_files
+from pixie_assets.serving.featurize import FeatureContext, FeatureSpec
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.serving.scoring import Scorer
 from pixie_assets.training.serving_model import serving_scorer_for
@@ -260,24 +259,9 @@ def _scorer(task: ServeShardTask) -> Scorer:
     return _SCORERS.get((str(task.settings.home), task.client, task.model), load)
 
 
-def _spec_digest(spec: FeatureSpec) -> str:
-    text = json.dumps(spec.to_dict(), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _feature_context(task: ServeShardTask, spec: FeatureSpec) -> FeatureContext:
     def build() -> FeatureContext:
-        settings, day = task.settings, task.day
-        since = day - timedelta(days=CONTEXT_LOOKBACK_DAYS)
-        context = FeatureContext(
-            spec,
-            day,
-            users=read_table(settings, "users"),
-            pins=read_table(settings, "pins"),
-            recent_saves=read_table(settings, "saves", before=day, since=since),
-            recent_engagements=read_table(settings, "engagements", before=day, since=since),
-            threads=task.threads,
-        )
+        context = day_feature_context(task.settings, task.day, spec, task.threads)
         # The context outlives each shard's query: DuckDB should hand what a query freed back
         # at once rather than keep up to its flush thresholds (128 and 512 MiB) on top of the
         # simulation that follows (~100 MB less peak for a shard of 800k candidates).
@@ -285,7 +269,7 @@ def _feature_context(task: ServeShardTask, spec: FeatureSpec) -> FeatureContext:
             context.con.execute(f"SET {setting} = '0MB'")
         return context
 
-    return _CONTEXTS.get((task.inputs_key, _spec_digest(spec), task.threads), build)
+    return _CONTEXTS.get((task.inputs_key, spec.digest(), task.threads), build)
 
 
 def _day_world(task: ServeShardTask) -> _DayWorld:

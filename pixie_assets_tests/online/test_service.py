@@ -25,10 +25,9 @@ from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import load_graph
 from pixie_assets.landing import data_files, is_complete, partition_dir
-from pixie_assets.landing.sources import read_table
+from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.recommend import request_seed
 from pixie_assets.online.service import Service
-from pixie_assets.online.state import _feature_context
 from pixie_assets.serving.candidates import request_batch, walk_requests
 from pixie_assets.serving.queries import engagement_weights, recent_engagement_queries
 from pixie_assets.training.registry import load_scorer
@@ -113,7 +112,7 @@ def test_candidates_features_and_scores_are_the_batch_paths(api, deployment):
     locales = read_table(deployment, "users", columns=["user_id", "locale"]).to_pandas()
     version = next(iter(served.values()))[1]["model_version"]
     scorer = load_scorer(deployment, client, version.rsplit("/", 1)[1])
-    context = _feature_context(deployment, day, scorer.feature_spec)
+    context = day_feature_context(deployment, day, scorer.feature_spec)
     for request_id, (_user, body) in served.items():
         rows = logged[logged["request_id"] == request_id].reset_index(drop=True)
         requests_df = rows.iloc[:1][["request_id", "user_id", "ts"]]
