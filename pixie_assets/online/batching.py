@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from pixie_assets.serving.featurize import FeatureContext
 from pixie_assets.serving.funnel import rank_within_requests
@@ -42,8 +41,6 @@ class ScoringQueue:
     def __init__(self, context: FeatureContext, scorer: Scorer, name: str = "scoring") -> None:
         self.context = context
         self.scorer = scorer
-        self.batches = 0
-        self.requests = 0
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -94,14 +91,8 @@ class ScoringQueue:
             for job in batch:
                 job.done.set_exception(error)
             return
-        self.batches += 1
-        self.requests += len(batch)
         start = 0
         for job in batch:
             n = len(job.candidates)
-            job.done.set_result((_slice(features, start, n), score[start : start + n]))
+            job.done.set_result((features.slice(start, n), score[start : start + n]))
             start += n
-
-
-def _slice(features: pa.Table, start: int, n: int) -> pa.Table:
-    return features.slice(start, n)

@@ -28,6 +28,7 @@ from pixie_assets.online.landing_log import LandingLog
 from pixie_assets.online.recommend import BadRequest, Query, Served, recommend
 from pixie_assets.online.state import (
     ServingState,
+    champions_of,
     close_state,
     load_state,
     newest_graph_day,
@@ -129,15 +130,11 @@ class Service:
         with self._swap_lock:
             old = self._state
             day = self.pinned_day or newest_graph_day(self.settings)
-            champions_unchanged = (
-                old is not None
-                and old.day == day
-                and all(old.champions.get(c) == _champion(self.settings, c) for c in self.clients)
-            )
-            if champions_unchanged:
+            champions = champions_of(self.settings, self.clients)
+            if old is not None and old.day == day and old.champions == champions:
                 return Refresh(False, day.isoformat(), _models(old))
             new = load_state(
-                self.settings, day, self.clients, old, log=log.info, walk_steps=self.walk_steps
+                self.settings, day, champions, old, log=log.info, walk_steps=self.walk_steps
             )
             self._state = new
             self.metrics.show_state(new)
@@ -233,13 +230,6 @@ class Service:
         self.landing.stop()
         if self._state is not None:
             close_state(self._state)
-
-
-def _champion(settings: Settings, client: str) -> str | None:
-    from pixie_assets.training.registry import aliased_version
-    from pixie_assets.training.tracking import CHAMPION
-
-    return aliased_version(settings, client, CHAMPION)
 
 
 def _models(state: ServingState | None) -> dict[str, str]:

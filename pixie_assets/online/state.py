@@ -25,8 +25,8 @@ from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.batching import ScoringQueue
 from pixie_assets.serving.featurize import FeatureContext
 from pixie_assets.serving.queries import engagement_weights
-from pixie_assets.serving.scoring import Scorer
-from pixie_assets.training.registry import aliased_version, serving_scorer
+from pixie_assets.serving.scoring import Scorer, VisitCountScorer
+from pixie_assets.training.registry import aliased_version, load_scorer
 from pixie_assets.training.tracking import CHAMPION
 
 
@@ -119,16 +119,22 @@ def _user_queries(settings: Settings, day: date, config: ClientConfig) -> UserQu
     return UserQueries.build(engagement_weights(engagements, config, day), config.max_query_pins)
 
 
+def champions_of(settings: Settings, clients: list[str]) -> dict[str, str | None]:
+    """Each client's ``@champion`` version in the registry (None: visit count serves)."""
+    return {name: aliased_version(settings, name, CHAMPION) for name in clients}
+
+
 def load_state(
     settings: Settings,
     day: date,
-    clients: list[str],
+    champions: dict[str, str | None],
     previous: ServingState | None = None,
     log: Callable[[str], None] = lambda message: None,
     walk_steps: int | None = None,
 ) -> ServingState:
-    """The state to serve ``day`` with. Clients of ``previous`` for the same day whose
-    ``@champion`` has not moved are reused as they are; everything else is loaded.
+    """The state to serve ``day`` with each client's ``champions`` version (``champions_of``).
+    Clients of ``previous`` for the same day whose champion has not moved are reused as they
+    are; everything else is loaded.
     ``walk_steps`` replaces the clients' step budget (the paper's 100k-step queries)."""
     same_day = previous is not None and previous.day == day
     graph = previous.graph if same_day else load_graph(settings.graph_day_dir(day.isoformat()))
@@ -138,18 +144,15 @@ def load_state(
         users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
         locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
     states: dict[str, ClientState] = {}
-    champions: dict[str, str | None] = {}
     contexts: dict[str, FeatureContext] = {}
-    for name in clients:
-        champion = aliased_version(settings, name, CHAMPION)
-        champions[name] = champion
+    for name, champion in champions.items():
         if same_day and previous.champions.get(name) == champion and name in previous.clients:
             states[name] = previous.clients[name]
             continue
         config = client_config(name)
         if walk_steps is not None:
             config = replace(config, walk_steps=walk_steps)
-        scorer = serving_scorer(settings, name)
+        scorer = VisitCountScorer() if champion is None else load_scorer(settings, name, champion)
         booster = getattr(scorer, "booster", None)
         if booster is not None:  # requests run in parallel; each scores its ~K rows alone
             booster.set_param({"nthread": 1})
@@ -170,7 +173,7 @@ def load_state(
         graph=graph,
         locales=locales,
         clients=states,
-        champions=champions,
+        champions=dict(champions),
     )
 
 
