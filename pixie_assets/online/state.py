@@ -23,7 +23,7 @@ from pixie_assets.core.settings import Settings
 from pixie_assets.graph import PinBoardGraph, load_graph
 from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.batching import ScoringQueue
-from pixie_assets.serving.featurize import FeatureContext
+from pixie_assets.serving.featurize import FeatureContext, spec_digest
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.serving.scoring import Scorer, VisitCountScorer
 from pixie_assets.training.registry import aliased_version, load_scorer
@@ -156,7 +156,7 @@ def load_state(
         booster = getattr(scorer, "booster", None)
         if booster is not None:  # requests run in parallel; each scores its ~K rows alone
             booster.set_param({"nthread": 1})
-        digest = scorer.feature_spec.digest()
+        digest = spec_digest(scorer.feature_spec)
         if digest not in contexts:
             contexts[digest] = day_feature_context(settings, day, scorer.feature_spec, 1)
         queries = (

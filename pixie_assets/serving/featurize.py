@@ -34,11 +34,6 @@ class FeatureSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def digest(self) -> str:
-        """A short digest of the spec: models whose specs share it share a feature context."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
         return cls(
@@ -46,6 +41,14 @@ class FeatureSpec:
             context_sql=dict(data["context_sql"]),
             feature_names=tuple(data["feature_names"]),
         )
+
+
+def spec_digest(spec: FeatureSpec) -> str:
+    """A short digest of a spec: models whose specs share it share a feature context. A function,
+    not a method, because ``spec`` may be an older model's own packaged ``FeatureSpec`` class,
+    which has ``to_dict`` and nothing added since."""
+    text = json.dumps(spec.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class FeatureContext:

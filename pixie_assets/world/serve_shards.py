@@ -33,7 +33,7 @@ from pixie_assets.core.files import write_parquet
 from pixie_assets.core.seeds import partition_seed
 from pixie_assets.core.settings import Settings
 from pixie_assets.landing.sources import day_feature_context, read_table, table_files
-from pixie_assets.serving.featurize import FeatureContext, FeatureSpec
+from pixie_assets.serving.featurize import FeatureContext, FeatureSpec, spec_digest
 from pixie_assets.serving.pipeline import score_candidates
 from pixie_assets.serving.scoring import Scorer
 from pixie_assets.training.serving_model import serving_scorer_for
@@ -269,7 +269,7 @@ def _feature_context(task: ServeShardTask, spec: FeatureSpec) -> FeatureContext:
             context.con.execute(f"SET {setting} = '0MB'")
         return context
 
-    return _CONTEXTS.get((task.inputs_key, spec.digest(), task.threads), build)
+    return _CONTEXTS.get((task.inputs_key, spec_digest(spec), task.threads), build)
 
 
 def _day_world(task: ServeShardTask) -> _DayWorld:
