@@ -33,22 +33,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-import pyarrow.compute as pc
-
-from pixie_assets.landing import write_landing_table
-
-
-def write_world_landing(landing: Path, scale: str, seed: int, start_day: date) -> None:
-    """The synthetic world as a landing folder."""
-    from pixie_assets.world import generate_world
-
-    world = generate_world(scale, seed, start_day)
-    for name in ("users", "pins", "boards", "saves"):
-        write_landing_table(landing, name, world.tables[name])
-    engagements = world.tables["engagements"]
-    for client in sorted(set(engagements["client"].to_pylist())):
-        rows = engagements.filter(pc.equal(engagements["client"], client))
-        write_landing_table(landing, "engagements", rows, client=client)
+from pixie_assets.world import generate_world
+from pixie_assets.world.store import write_world_landing
 
 
 def add_landing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +61,8 @@ def prepare_landing(args: argparse.Namespace) -> Path:
         if landing.exists() and any(landing.iterdir()):
             sys.exit(f"{landing} is not empty; --from-world writes a new landing folder")
         started = time.perf_counter()
-        write_world_landing(landing, args.from_world, 7, date(2026, 11, 1))
+        world = generate_world(args.from_world, 7, date(2026, 11, 1))
+        write_world_landing(world, landing)
         seconds = time.perf_counter() - started
         print(f"wrote the {args.from_world} world to {landing} in {seconds:.1f}s")
     return landing

@@ -20,6 +20,7 @@ LONG_UNITS_FIRST = (
     "pixie_assets_tests/test_readme_commands.py",
     "pixie_assets_tests/test_readme_scale.py",
     "pixie_assets_tests/online/test_service.py",
+    "pixie_assets_tests/online/test_closed_loop.py",
     "pixie_assets_tests/test_demo_runs_in_ui.py",
     "pixie_assets_tests/operations/test_chaos.py",
     "pixie_assets_tests/test_demo_console.py",
