@@ -6,7 +6,9 @@ e.g. ``data`` after ``make demo``; without it a 2-day demo world is built in a s
 with every client's walk budget at ``--walk-steps`` (100,000). Then, at rising concurrency C,
 C client threads each send homefeed requests back to back (keep-alive, 127.0.0.1 only) for
 ``--seconds`` or ``--max-requests``, and the latencies seen by the clients give qps, p50 and p99.
-Prints a line per level, then one JSON line: the best level within the budget.
+Prints a line per level, then one JSON line: the best level within the budget, and
+``stages_ms``: one request's stages timed in this process on the same state (``stage_costs``),
+which says what bounds the service when the target is missed.
 
     .venv/bin/python benchmarks/online.py --home data            # after make demo
     .venv/bin/python benchmarks/online.py --home data --quick    # concurrency 1 and 2, 3 s each
@@ -69,6 +71,115 @@ def active_users(home: Path, scale: str, n: int) -> list[int]:
     engaged = read_table(settings, "engagements", before=day, since=since).to_pandas()
     users = np.unique(engagement_weights(engaged, config, day)["user_id"].to_numpy())
     return np.random.default_rng(0).choice(users, min(n, len(users)), replace=False).tolist()
+
+
+def _mean_ms(run, items: list, repeat: int = 2) -> float:
+    """Mean milliseconds of ``run(item)`` over ``items``, the best of ``repeat`` passes."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for item in items:
+            run(item)
+        best = min(best, (time.perf_counter() - started) / len(items) * 1000)
+    return round(best, 3)
+
+
+def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: int = 100) -> dict:
+    """One homefeed request's stages, each timed alone in this process on the state the service
+    loads: the walks, the feature query for one request and per request in a batch of 8, the
+    same query over tables cut down to the rows of the request's keys (the fixed cost of a
+    query that DuckDB pays whatever the context's size), the score, and the funnel and serving
+    log. Their sum against the HTTP latency at concurrency 1 leaves the web layer's share."""
+    os.environ.update(PIXIE_HOME=str(home), PIXIE_WORLD_SCALE=scale)
+    import duckdb
+    import pandas as pd
+
+    from pixie_assets.core.settings import Settings
+    from pixie_assets.online.recommend import Query, request_seed
+    from pixie_assets.online.state import champions_of, close_state, load_state, newest_graph_day
+    from pixie_assets.serving.candidates import WalkRequestRow, walk_request
+    from pixie_assets.serving.funnel import choose_for_full_ranker, rank_within_requests
+    from pixie_assets.serving.pipeline import ScoredCandidates, build_serving_log
+
+    settings = Settings.from_env()
+    day = newest_graph_day(settings)
+    state = load_state(settings, day, champions_of(settings, ["homefeed"]), walk_steps=walk_steps)
+    try:
+        client = state.client("homefeed")
+        ts = pd.Timestamp(day).to_pydatetime()
+        walks = []
+        for i, user in enumerate(users[:n]):
+            pins, weights = client.queries.of(user)
+            query = Query("homefeed", user, f"stage-{i}", ts)
+            seed = request_seed(state, "homefeed", query.request_id)
+            row = WalkRequestRow(query.request_id, user, ts, pins, weights, state.locales.get(user))
+            walks.append((row, seed))
+        found = [walk_request(state.graph, row, client.config, seed)[0] for row, seed in walks]
+        con = client.context.con.cursor()
+        featurize = client.context.featurize
+        batches = [
+            pd.concat(found[i : i + 8], ignore_index=True) for i in range(0, len(found) - 7, 8)
+        ]
+        features = [featurize(c, con) for c in found]
+        scores = [client.scorer.score(f) for f in features]
+
+        def cut_down(candidates: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+            """A connection holding only the context rows of the request's pins and user."""
+            small = duckdb.connect()
+            small.execute("SET threads = 1")
+            keys = {"pin_id": candidates["pin_id"].unique(), "user_id": candidates["user_id"][:1]}
+            for table in ("users", "pins", "pin_stats", "user_stats", "user_topic"):
+                key = "pin_id" if table.startswith("pin") else "user_id"
+                con.register("wanted", pd.DataFrame({key: keys[key]}))
+                rows = con.sql(f"SELECT * FROM {table} WHERE {key} IN (SELECT * FROM wanted)")
+                small.register("rows", rows.to_arrow_table())
+                con.unregister("wanted")
+                small.execute(f"CREATE TABLE {table} AS SELECT * FROM rows")
+                small.unregister("rows")
+            return small
+
+        small = [(cut_down(c), c) for c in found[:20]]
+
+        def funnel(k: int) -> None:
+            candidates, score = found[k], scores[k]
+            codes = np.zeros(len(candidates), dtype=np.int64)
+            rank = rank_within_requests(codes, score, candidates["visit_rank"].to_numpy())
+            scored = ScoredCandidates(candidates, features[k], score, rank, codes, "v")
+            m = client.config.full_ranker_m
+            sent = choose_for_full_ranker(codes, rank, m, client.config.explore_slots,
+                                          np.random.default_rng(k))  # fmt: skip
+            build_serving_log(scored, "homefeed", sent)
+
+        stages = {
+            "walks": _mean_ms(
+                lambda w: walk_request(state.graph, w[0], client.config, w[1]), walks
+            ),
+            "features_1": _mean_ms(lambda c: featurize(c, con), found),
+            "features_per_request_in_8": round(
+                _mean_ms(lambda b: featurize(b, con), batches) / 8, 3
+            ),
+            "features_1_context_cut_to_its_keys": _mean_ms(
+                lambda sc: run_features(sc[0], client.context.spec.features_sql, sc[1]), small
+            ),
+            "score": _mean_ms(client.scorer.score, features),
+            "funnel_and_log": _mean_ms(funnel, list(range(len(found)))),
+        }
+        for connection, _ in small:
+            connection.close()
+        con.close()
+    finally:
+        close_state(state)
+    return stages
+
+
+def run_features(con, sql: str, candidates) -> None:
+    """The feature SQL over ``candidates`` on ``con``, as ``FeatureContext.featurize`` runs it."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(candidates, preserve_index=False)
+    con.register("candidates", table.append_column("row_idx", pa.array(np.arange(len(table)))))
+    con.sql(sql).to_arrow_table()
+    con.unregister("candidates")
 
 
 class Service:
@@ -217,6 +328,8 @@ def main() -> None:
             steps, _ = walk_figures(service.port)
         finally:
             service.stop()
+        say("timing one request's stages in process")
+        stages = stage_costs(home, args.scale, users, args.walk_steps)
     cores = os.cpu_count() or 1
     best = report or min(results, key=lambda r: r["p99_ms"])
     print(json.dumps({
@@ -225,7 +338,7 @@ def main() -> None:
         "steps_per_request": args.walk_steps, "mean_walk_steps": round(steps),
         "candidates_per_request": best["returned_per_request"], "errors": best["errors"],
         "concurrency": best["concurrency"], "within_budget": report is not None,
-        "cores": cores, "levels": results,
+        "cores": cores, "stages_ms": stages, "levels": results,
     }))  # fmt: skip
 
 

@@ -21,10 +21,12 @@ from datetime import time as day_time
 
 import pyarrow as pa
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from pixie_assets.core.clients import CLIENTS
 from pixie_assets.core.settings import Settings
-from pixie_assets.online.landing_log import LandingLog
+from pixie_assets.online.landing_log import LOGGED_TABLES, LandingLog, LogCounters
 from pixie_assets.online.recommend import BadRequest, Query, Served, recommend
 from pixie_assets.online.state import (
     ServingState,
@@ -64,14 +66,14 @@ class Metrics:
         self.swaps = Counter(
             "pixie_state_swaps", "Times a new graph or model was swapped in", registry=self.registry
         )
-        self.shed = Counter(
-            "pixie_log_rows_shed", "Rows not logged because the logging queue was full",
-            ["table"], registry=self.registry,
-        )  # fmt: skip
         self.walk_steps = Counter(
             "pixie_walk_steps", "Random-walk steps taken, by client", ["client"],
             registry=self.registry,
         )  # fmt: skip
+
+    def watch_landing_log(self, counters: LogCounters) -> None:
+        """Export the landing log's own counters, read when /metrics is scraped."""
+        self.registry.register(_LandingLogCollector(counters))
 
     def show_state(self, state: ServingState) -> None:
         self.model.clear()
@@ -79,6 +81,28 @@ class Metrics:
             self.model.labels(name, client.model_version).set(1)
         midnight = datetime.combine(state.day, day_time(), tzinfo=UTC)
         self.graph_day.set(midnight.timestamp())
+
+
+class _LandingLogCollector(Collector):
+    """The landing log's counters as Prometheus counters, by table: rows written, rows shed on
+    a full queue, rows whose micro-batch could not be written (each also logged as an error)."""
+
+    FAMILIES = (
+        ("pixie_log_rows_written", "Rows written to the landing folder", "rows"),
+        ("pixie_log_rows_shed", "Rows not logged because the logging queue was full", "shed"),
+        ("pixie_log_rows_failed", "Rows whose micro-batch could not be written", "failed"),
+    )
+
+    def __init__(self, counters: LogCounters) -> None:
+        self.counters = counters
+
+    def collect(self):
+        for name, documentation, attribute in self.FAMILIES:
+            family = CounterMetricFamily(name, documentation, labels=["table"])
+            counted = getattr(self.counters, attribute)
+            for table in LOGGED_TABLES:
+                family.add_metric([table], counted[table])
+            yield family
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,7 @@ class Service:
             settings.landing_dir, max_queue=log_queue, flush_seconds=flush_seconds,
             on_error=lambda error: log.error("landing log: %s", error),
         )  # fmt: skip
+        self.metrics.watch_landing_log(self.landing.counters)
         self._swap_lock = threading.Lock()
         self._state: ServingState | None = None
         self._holders: dict[int, int] = {}  # id(state) -> requests in flight
@@ -200,8 +225,7 @@ class Service:
                 k=k,
             )  # fmt: skip
             served = recommend(state, query)
-            if not self.landing.offer("serving_log", served.day, client, served.serving_log):
-                self.metrics.shed.labels("serving_log").inc(served.serving_log.num_rows)
+            self.landing.offer("serving_log", served.day, client, served.serving_log)
             self.metrics.walk_steps.labels(client).inc(served.walk_steps)
             return served
         except BadRequest:
@@ -221,10 +245,7 @@ class Service:
         """Impressions or engagements the caller reports, logged on the serving day."""
         if client not in self.clients:
             raise BadRequest(f"unknown client {client!r}; served: {', '.join(self.clients)}")
-        accepted = self.landing.offer(table, self.state.day.isoformat(), client, rows)
-        if not accepted:
-            self.metrics.shed.labels(table).inc(rows.num_rows)
-        return accepted
+        return self.landing.offer(table, self.state.day.isoformat(), client, rows)
 
     def close(self) -> None:
         self.landing.stop()

@@ -181,6 +181,27 @@ def test_metrics_report_latency_requests_models_and_the_graph_day(api):
     assert float(day_line.split()[1]) == pd.Timestamp(SERVE_DAY, tz="UTC").timestamp()
 
 
+def test_metrics_count_logged_rows_and_rows_that_could_not_be_logged(api):
+    """A micro-batch that cannot be written (here: impressions without their columns) is counted
+    in /metrics by table, beside the rows written; the service goes on logging."""
+    service: Service = api.service
+    user = _users(service, "homefeed", 1)[0]
+    assert _post(api, {"client": "homefeed", "user_id": user}).status_code == 200
+    broken = pa.table({"request_id": ["homefeed:x"], "pin_id": ["not a pin id"]})
+    assert service.log_rows("impressions", "homefeed", broken)
+    service.landing.flush()
+    text = requests.get(f"{api.url}/metrics", timeout=10).text
+
+    def counted(name: str, table: str) -> float:
+        (line,) = [x for x in text.splitlines() if x.startswith(f'{name}{{table="{table}"}}')]
+        return float(line.split()[-1])
+
+    assert counted("pixie_log_rows_failed_total", "impressions") == 1
+    assert counted("pixie_log_rows_failed_total", "serving_log") == 0
+    assert counted("pixie_log_rows_written_total", "serving_log") > 0
+    assert counted("pixie_log_rows_shed_total", "serving_log") == 0
+
+
 def test_a_moved_champion_is_swapped_in_under_load_without_a_failed_request(api, deployment):
     """Requests keep coming from four threads while ``@champion`` moves to another version and
     the service refreshes: every response is 200, each names the model it was served with, the
@@ -267,6 +288,16 @@ def test_the_online_benchmark_runs_as_written(deployment):
     assert [level["concurrency"] for level in report["levels"]] == [1, 2]
     assert report["errors"] == 0 and report["qps"] > 0 and report["p99_ms"] > report["p50_ms"] > 0
     assert report["steps_per_request"] == 100_000 and 0 < report["mean_walk_steps"] <= 100_000
+    stages = report["stages_ms"]  # what bounds the service, timed stage by stage
+    assert set(stages) == {
+        "walks",
+        "features_1",
+        "features_per_request_in_8",
+        "features_1_context_cut_to_its_keys",
+        "score",
+        "funnel_and_log",
+    }
+    assert all(ms > 0 for ms in stages.values()), stages
 
 
 def test_impressions_and_engagements_are_logged_on_the_serving_day(api, deployment):
