@@ -86,15 +86,15 @@ def _mean_ms(run, items: list, repeat: int = 2) -> float:
 
 def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: int = 100) -> dict:
     """One homefeed request's stages, each timed alone in this process on the state the service
-    loads: the walks, the feature query for one request and per request in a batch of 8, the
-    same query over tables cut down to the rows of the request's keys (the fixed cost of a
-    query that DuckDB pays whatever the context's size), the score, and the funnel and serving
-    log. Their sum against the HTTP latency at concurrency 1 leaves the web layer's share."""
+    loads: the walks, the feature query as the service runs it (over the rows of the request's
+    keys, ``online.features``) for one request and per request in a batch of 8, the same query
+    over the whole context tables, the score, and the funnel and serving log. Their sum against
+    the HTTP latency at concurrency 1 leaves the web layer's share."""
     os.environ.update(PIXIE_HOME=str(home), PIXIE_WORLD_SCALE=scale)
-    import duckdb
     import pandas as pd
 
     from pixie_assets.core.settings import Settings
+    from pixie_assets.online.features import WholeContextFeaturizer
     from pixie_assets.online.recommend import Query, request_seed
     from pixie_assets.online.state import champions_of, close_state, load_state, newest_graph_day
     from pixie_assets.serving.candidates import WalkRequestRow, walk_request
@@ -115,30 +115,15 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
             row = WalkRequestRow(query.request_id, user, ts, pins, weights, state.locales.get(user))
             walks.append((row, seed))
         found = [walk_request(state.graph, row, client.config, seed)[0] for row, seed in walks]
-        con = client.context.con.cursor()
-        featurize = client.context.featurize
+        # the scoring thread's own featurizer (keyed when it agrees with the whole context),
+        # used here between requests, and the whole context's query beside it
+        featurize = client.scoring.featurizer.featurize
+        whole = WholeContextFeaturizer(client.context)
         batches = [
             pd.concat(found[i : i + 8], ignore_index=True) for i in range(0, len(found) - 7, 8)
         ]
-        features = [featurize(c, con) for c in found]
+        features = [featurize(c) for c in found]
         scores = [client.scorer.score(f) for f in features]
-
-        def cut_down(candidates: pd.DataFrame) -> duckdb.DuckDBPyConnection:
-            """A connection holding only the context rows of the request's pins and user."""
-            small = duckdb.connect()
-            small.execute("SET threads = 1")
-            keys = {"pin_id": candidates["pin_id"].unique(), "user_id": candidates["user_id"][:1]}
-            for table in ("users", "pins", "pin_stats", "user_stats", "user_topic"):
-                key = "pin_id" if table.startswith("pin") else "user_id"
-                con.register("wanted", pd.DataFrame({key: keys[key]}))
-                rows = con.sql(f"SELECT * FROM {table} WHERE {key} IN (SELECT * FROM wanted)")
-                small.register("rows", rows.to_arrow_table())
-                con.unregister("wanted")
-                small.execute(f"CREATE TABLE {table} AS SELECT * FROM rows")
-                small.unregister("rows")
-            return small
-
-        small = [(cut_down(c), c) for c in found[:20]]
 
         def funnel(k: int) -> None:
             candidates, score = found[k], scores[k]
@@ -154,32 +139,16 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
             "walks": _mean_ms(
                 lambda w: walk_request(state.graph, w[0], client.config, w[1]), walks
             ),
-            "features_1": _mean_ms(lambda c: featurize(c, con), found),
-            "features_per_request_in_8": round(
-                _mean_ms(lambda b: featurize(b, con), batches) / 8, 3
-            ),
-            "features_1_context_cut_to_its_keys": _mean_ms(
-                lambda sc: run_features(sc[0], client.context.spec.features_sql, sc[1]), small
-            ),
+            "features_1": _mean_ms(featurize, found),
+            "features_per_request_in_8": round(_mean_ms(featurize, batches) / 8, 3),
+            "features_1_whole_context": _mean_ms(whole.featurize, found),
             "score": _mean_ms(client.scorer.score, features),
             "funnel_and_log": _mean_ms(funnel, list(range(len(found)))),
         }
-        for connection, _ in small:
-            connection.close()
-        con.close()
+        whole.close()
     finally:
         close_state(state)
     return stages
-
-
-def run_features(con, sql: str, candidates) -> None:
-    """The feature SQL over ``candidates`` on ``con``, as ``FeatureContext.featurize`` runs it."""
-    import pyarrow as pa
-
-    table = pa.Table.from_pandas(candidates, preserve_index=False)
-    con.register("candidates", table.append_column("row_idx", pa.array(np.arange(len(table)))))
-    con.sql(sql).to_arrow_table()
-    con.unregister("candidates")
 
 
 class Service:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pixie_assets.serving.featurize import FeatureContext
+from pixie_assets.online.features import Featurizer
 from pixie_assets.serving.funnel import rank_within_requests
 from pixie_assets.serving.pipeline import ScoredCandidates
 from pixie_assets.serving.scoring import Scorer
@@ -38,8 +39,10 @@ class _Job:
 class ScoringQueue:
     """One client's scoring thread over a feature context and a scorer."""
 
-    def __init__(self, context: FeatureContext, scorer: Scorer, name: str = "scoring") -> None:
-        self.context = context
+    def __init__(
+        self, connect: Callable[[], Featurizer], scorer: Scorer, name: str = "scoring"
+    ) -> None:
+        self.featurizer = connect()  # the thread's own connection
         self.scorer = scorer
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -59,7 +62,7 @@ class ScoringQueue:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        con = self.context.con.cursor()
+        featurizer = self.featurizer
         try:
             while True:
                 job = self._jobs.get()
@@ -76,16 +79,16 @@ class ScoringQueue:
                         break
                     batch.append(waiting)
                     rows += len(waiting.candidates)
-                self._score(batch, con)
+                self._score(batch, featurizer)
                 if stop:
                     return
         finally:
-            con.close()
+            featurizer.close()
 
-    def _score(self, batch: list[_Job], con) -> None:
+    def _score(self, batch: list[_Job], featurizer: Featurizer) -> None:
         try:
             together = pd.concat([job.candidates for job in batch], ignore_index=True)
-            features = self.context.featurize(together, con)
+            features = featurizer.featurize(together)
             score = self.scorer.score(features)
         except BaseException as error:  # every waiting request learns why
             for job in batch:

@@ -23,6 +23,7 @@ from pixie_assets.core.settings import Settings
 from pixie_assets.graph import PinBoardGraph, load_graph
 from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.batching import ScoringQueue
+from pixie_assets.online.features import Featurizer, featurizers
 from pixie_assets.serving.featurize import FeatureContext, spec_digest
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.serving.scoring import Scorer, VisitCountScorer
@@ -145,6 +146,7 @@ def load_state(
         locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
     states: dict[str, ClientState] = {}
     contexts: dict[str, FeatureContext] = {}
+    connects: dict[str, Callable[[], Featurizer]] = {}
     for name, champion in champions.items():
         if same_day and previous.champions.get(name) == champion and name in previous.clients:
             states[name] = previous.clients[name]
@@ -159,12 +161,13 @@ def load_state(
         digest = spec_digest(scorer.feature_spec)
         if digest not in contexts:
             contexts[digest] = day_feature_context(settings, day, scorer.feature_spec, 1)
+            connects[digest] = featurizers(contexts[digest], day, log)
         queries = (
             previous.clients[name].queries
             if same_day and name in previous.clients
             else _user_queries(settings, day, config)
         )
-        scoring = ScoringQueue(contexts[digest], scorer, name=f"scoring-{name}")
+        scoring = ScoringQueue(connects[digest], scorer, name=f"scoring-{name}")
         states[name] = ClientState(config, scorer, contexts[digest], queries, scoring)
         log(f"{name}: serving {day} with {scorer.version} ({len(queries):,} users with queries)")
     return replace(
