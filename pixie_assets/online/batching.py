@@ -37,7 +37,8 @@ class _Job:
 
 
 class ScoringQueue:
-    """One client's scoring thread over a feature context and a scorer."""
+    """One client's scoring thread, with a featurizer of its own (``online.features``) and a
+    scorer."""
 
     def __init__(
         self, connect: Callable[[], Featurizer], scorer: Scorer, name: str = "scoring"
