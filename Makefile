@@ -74,7 +74,7 @@ test: venv chromium
 
 ## test-fast: the inner loop, under a minute: every test but the slow and the interface ones
 test-fast: venv
-	$(BIN)/python -m pytest -q -m "not slow and not interfaces" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope -m "not slow and not interfaces" $(PYTEST_ARGS)
 
 ## ui: the Dagster UI and the MLflow UI on 127.0.0.1 (Ctrl-C stops both)
 # dagster dev runs in $(DAGSTER_HOME), whose dagster.yaml (made from the repository's) is the one

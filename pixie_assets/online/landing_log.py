@@ -11,6 +11,7 @@ folders' ``_SUCCESS``: the convention the landing sensor waits for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -119,6 +120,10 @@ class LandingLog:
             return
         self.flush()
         self._stopped.set()
+        # wake the writer now rather than at its next poll; a full queue means it has work in
+        # hand and sees the flag after it
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
         self._thread.join(timeout=30)
 
     # --- the writer thread -----------------------------------------------------------------------
