@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -30,6 +31,8 @@ from pixie_assets.landing.layout import SUCCESS_MARKER, is_complete, mark_comple
 from pixie_assets.landing.schema import SCHEMAS
 
 LOGGED_TABLES = ("serving_log", "impressions", "engagements")
+# The names ``write_micro_batch`` gives: how a folder tells it holds this log's files.
+MICRO_BATCH_NAME = re.compile(r"part-\d{20}-[0-9a-f]{8}\.parquet")
 # Tables whose folder a closed day always gets (the sensor waits for both); engagements only
 # when some were reported.
 ALWAYS_CLOSED = ("serving_log", "impressions")
@@ -100,6 +103,21 @@ class LandingLog:
         self._queue.put(_Close(day, tuple(clients), done), timeout=timeout)
         if not done.wait(timeout):
             raise TimeoutError(f"the landing log did not close {day} within {timeout:.0f}s")
+
+    def open_days_before(self, day: str, clients: tuple[str, ...]) -> list[str]:
+        """Days before ``day`` with a folder of ``clients`` that holds this log's micro-batches
+        but no ``_SUCCESS``: left open by a service stopped before it could close them (the
+        day's graph swap happened while it was down). Nothing more will be served on them."""
+        found = set()
+        for table in LOGGED_TABLES:
+            for folder in (self.landing_dir / table).glob("day=*/client=*"):
+                served_on = folder.parent.name.removeprefix("day=")
+                client = folder.name.removeprefix("client=")
+                if served_on >= day or client not in clients or is_complete(folder):
+                    continue
+                if any(MICRO_BATCH_NAME.fullmatch(f.name) for f in folder.iterdir()):
+                    found.add(served_on)
+        return sorted(found)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Write every buffered row now (tests, shutdown)."""

@@ -138,6 +138,7 @@ class Service:
         self._retired: list[tuple[ServingState, list[Callable[[], None]]]] = []
         self._count_lock = threading.Lock()
         self.refresh()
+        self._close_days_left_open()
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -171,6 +172,13 @@ class Service:
                 if old.day != new.day:
                     self.landing.close_day(old.day.isoformat(), tuple(self.clients))
             return Refresh(True, day.isoformat(), _models(new))
+
+    def _close_days_left_open(self) -> None:
+        """Close the earlier days a previous run of the service left open (stopped before the
+        next day's graph was swapped in): the landing sensor waits for their ``_SUCCESS``."""
+        for day in self.landing.open_days_before(self.state.day.isoformat(), tuple(self.clients)):
+            log.info("closing %s, left open by an earlier run of the service", day)
+            self.landing.close_day(day, tuple(self.clients))
 
     def _close_retired(self) -> None:
         """Close what only retired states used, once no request holds them."""
@@ -220,7 +228,7 @@ class Service:
         status = "200"
         try:
             query = Query(
-                client=client, user_id=int(user_id), request_id=f"{client}:{uuid.uuid4().hex}",
+                client=client, user_id=int(user_id), request_id=new_request_id(client, state.day),
                 ts=self.serving_time(state), query_pins=query_pins, query_weights=query_weights,
                 k=k,
             )  # fmt: skip
@@ -242,15 +250,43 @@ class Service:
                 self.metrics.latency.labels(known).observe(time.perf_counter() - started)
 
     def log_rows(self, table: str, client: str, rows: pa.Table) -> bool:
-        """Impressions or engagements the caller reports, logged on the serving day."""
+        """Impressions or engagements the caller reports. Engagements are logged on the day they
+        happen (the serving day); impressions on the day of the request they show, which is
+        the day before when a request served before a day's swap is reported after it."""
         if client not in self.clients:
             raise BadRequest(f"unknown client {client!r}; served: {', '.join(self.clients)}")
-        return self.landing.offer(table, self.state.day.isoformat(), client, rows)
+        today = self.state.day.isoformat()
+        if table != "impressions":
+            return self.landing.offer(table, today, client, rows)
+        days = [request_day(r, today) for r in rows["request_id"].to_pylist()]
+        accepted = True
+        for day in sorted(set(days)):
+            mask = pa.array([d == day for d in days])
+            accepted &= self.landing.offer(table, day, client, rows.filter(mask))
+        return accepted
 
     def close(self) -> None:
         self.landing.stop()
         if self._state is not None:
             close_state(self._state)
+
+
+def new_request_id(client: str, day: date) -> str:
+    """``client:day:hex``: unique, and naming the day its impressions belong to."""
+    return f"{client}:{day.isoformat()}:{uuid.uuid4().hex}"
+
+
+def request_day(request_id: str, today: str) -> str:
+    """The serving day a request id of ``new_request_id`` names; ``today`` for any other id
+    (a caller's own) and for a day after today."""
+    parts = request_id.split(":")
+    if len(parts) == 3:
+        try:
+            day = date.fromisoformat(parts[1]).isoformat()
+        except ValueError:
+            return today
+        return min(day, today)
+    return today
 
 
 def _models(state: ServingState | None) -> dict[str, str]:

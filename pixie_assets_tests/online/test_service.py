@@ -360,3 +360,49 @@ def test_a_new_days_graph_is_swapped_in_and_closes_the_served_day(api, deploymen
     assert requests.get(f"{api.url}/readyz", timeout=10).json()["day"] == next_day
     served = _post(api, {"client": "homefeed", "user_id": user})
     assert served.status_code == 200 and served.json()["day"] == next_day
+
+
+def test_impressions_reported_after_a_swap_land_on_their_requests_day(api, deployment):
+    """After day 3's close, impressions of a day-3 request still belong to day 3 (its folder is
+    written again and stays marked); those of a day-4 request to day 4."""
+    service: Service = api.service
+    next_day = service.state.day.isoformat()
+    assert next_day > SERVE_DAY  # after the swap test above
+    old = next(f for f in data_files(partition_dir(deployment.landing_dir, "serving_log",
+                                                   SERVE_DAY, "homefeed")))  # fmt: skip
+    old_request = pq.read_table(old, columns=["request_id"])["request_id"][0].as_py()
+    assert old_request.split(":")[1] == SERVE_DAY
+    user = _users(service, "homefeed", 1)[0]
+    new_request = _post(api, {"client": "homefeed", "user_id": user}).json()["request_id"]
+    body = {"client": "homefeed", "impressions": [
+        {"request_id": rid, "pin_id": 7, "position": 0, "full_ranker_score": 1.0}
+        for rid in (old_request, new_request)]}  # fmt: skip
+    assert requests.post(f"{api.url}/v1/impressions", json=body, timeout=30).json()["accepted"]
+    service.landing.flush()
+    for day, request_id in ((SERVE_DAY, old_request), (next_day, new_request)):
+        folder = partition_dir(deployment.landing_dir, "impressions", day, "homefeed")
+        ids = pa.concat_tables([pq.read_table(f) for f in data_files(folder)])["request_id"]
+        assert request_id in ids.to_pylist(), (day, request_id)
+    assert is_complete(partition_dir(deployment.landing_dir, "impressions", SERVE_DAY, "homefeed"))
+
+
+def test_a_restarted_service_closes_the_day_it_was_stopped_on(api, deployment):
+    """A service stopped before the next day's graph was swapped in leaves that day open; the
+    next start, on the newer graph, closes it. Here: day 4 holds the running service's rows,
+    day 5's graph is built, and a second service (the restart) closes day 4 on start."""
+    service: Service = api.service
+    day4 = service.state.day.isoformat()
+    day5 = (date.fromisoformat(day4) + timedelta(days=1)).isoformat()
+    service.landing.flush()  # what stopping the first service does
+    folder = partition_dir(deployment.landing_dir, "serving_log", day4, "homefeed")
+    assert data_files(folder) and not is_complete(folder)
+    run(PixieSettings.from_settings(deployment), ["pin_board_graph"], day5)
+    restarted = Service(deployment, flush_seconds=0.2)
+    try:
+        assert restarted.state.day.isoformat() == day5
+        for client in CLIENTS:
+            for table in ("serving_log", "impressions"):
+                assert is_complete(partition_dir(deployment.landing_dir, table, day4, client))
+        assert restarted.landing.open_days_before(day5, tuple(CLIENTS)) == []
+    finally:
+        restarted.close()
