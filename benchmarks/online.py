@@ -94,6 +94,7 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
     import pandas as pd
 
     from pixie_assets.core.settings import Settings
+    from pixie_assets.landing.sources import day_feature_context
     from pixie_assets.online.features import WholeContextFeaturizer
     from pixie_assets.online.recommend import Query, request_seed
     from pixie_assets.online.state import champions_of, close_state, load_state, newest_graph_day
@@ -118,7 +119,9 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
         # the scoring thread's own featurizer (keyed when it agrees with the whole context),
         # used here between requests, and the whole context's query beside it
         featurize = client.scoring.featurizer.featurize
-        whole = WholeContextFeaturizer(client.context)
+        whole = WholeContextFeaturizer(
+            day_feature_context(settings, day, client.scorer.feature_spec, 1)
+        )
         batches = [
             pd.concat(found[i : i + 8], ignore_index=True) for i in range(0, len(found) - 7, 8)
         ]
@@ -146,6 +149,7 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
             "funnel_and_log": _mean_ms(funnel, list(range(len(found)))),
         }
         whole.close()
+        whole.context.close()
     finally:
         close_state(state)
     return stages

@@ -191,14 +191,30 @@ class WholeContextFeaturizer:
         self.con.close()
 
 
-def featurizers(
-    context: FeatureContext, day: date, log: Callable[[str], None] = lambda message: None
-) -> Callable[[], Featurizer]:
-    """How the scoring threads of ``context`` featurize: keyed when the probe batches agree to
-    the bit with the whole context (``check_agrees``), else on the whole context (logged)."""
-    keyed = KeyedContext(context)
-    problem = check_agrees(keyed, context, probe_batches(context, day))
-    if problem is None:
-        return keyed.connect
-    log(f"features of {day} served from the whole context tables: {problem}")
-    return lambda: WholeContextFeaturizer(context)
+class OnlineFeatures:
+    """What a day's scoring threads featurize with, for the clients whose models share a
+    feature spec. It owns ``context``: when the probe batches agree to the bit (``check_agrees``)
+    the keyed rows serve and the whole DuckDB context is closed at once, so the day's context is
+    held once in memory; else the whole context serves (logged) and is closed with this."""
+
+    def __init__(
+        self, context: FeatureContext, day: date, log: Callable[[str], None] = lambda m: None
+    ) -> None:
+        keyed = KeyedContext(context)
+        problem = check_agrees(keyed, context, probe_batches(context, day))
+        self.keyed: KeyedContext | None = keyed if problem is None else None
+        self.context: FeatureContext | None = context if problem is not None else None
+        if problem is None:
+            context.close()
+        else:
+            log(f"features of {day} served from the whole context tables: {problem}")
+
+    def connect(self) -> Featurizer:
+        """A featurizer with a connection of its own, for one scoring thread."""
+        if self.keyed is not None:
+            return self.keyed.connect()
+        return WholeContextFeaturizer(self.context)
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()

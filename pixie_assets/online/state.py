@@ -23,8 +23,8 @@ from pixie_assets.core.settings import Settings
 from pixie_assets.graph import PinBoardGraph, load_graph
 from pixie_assets.landing.sources import day_feature_context, read_table
 from pixie_assets.online.batching import ScoringQueue
-from pixie_assets.online.features import Featurizer, featurizers
-from pixie_assets.serving.featurize import FeatureContext, spec_digest
+from pixie_assets.online.features import OnlineFeatures
+from pixie_assets.serving.featurize import spec_digest
 from pixie_assets.serving.queries import engagement_weights
 from pixie_assets.serving.scoring import Scorer, VisitCountScorer
 from pixie_assets.training.registry import aliased_version, load_scorer
@@ -68,7 +68,7 @@ class UserQueries:
 class ClientState:
     config: ClientConfig
     scorer: Scorer
-    context: FeatureContext  # shared by the clients whose models share a feature spec
+    features: OnlineFeatures  # shared by the clients whose models share a feature spec
     queries: UserQueries
     scoring: ScoringQueue
 
@@ -145,8 +145,7 @@ def load_state(
         users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
         locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
     states: dict[str, ClientState] = {}
-    contexts: dict[str, FeatureContext] = {}
-    connects: dict[str, Callable[[], Featurizer]] = {}
+    features: dict[str, OnlineFeatures] = {}
     for name, champion in champions.items():
         if same_day and previous.champions.get(name) == champion and name in previous.clients:
             states[name] = previous.clients[name]
@@ -159,16 +158,16 @@ def load_state(
         if booster is not None:  # requests run in parallel; each scores its ~K rows alone
             booster.set_param({"nthread": 1})
         digest = spec_digest(scorer.feature_spec)
-        if digest not in contexts:
-            contexts[digest] = day_feature_context(settings, day, scorer.feature_spec, 1)
-            connects[digest] = featurizers(contexts[digest], day, log)
+        if digest not in features:
+            context = day_feature_context(settings, day, scorer.feature_spec, 1)
+            features[digest] = OnlineFeatures(context, day, log)
         queries = (
             previous.clients[name].queries
             if same_day and name in previous.clients
             else _user_queries(settings, day, config)
         )
-        scoring = ScoringQueue(connects[digest], scorer, name=f"scoring-{name}")
-        states[name] = ClientState(config, scorer, contexts[digest], queries, scoring)
+        scoring = ScoringQueue(features[digest].connect, scorer, name=f"scoring-{name}")
+        states[name] = ClientState(config, scorer, features[digest], queries, scoring)
         log(f"{name}: serving {day} with {scorer.version} ({len(queries):,} users with queries)")
     return replace(
         previous or ServingState(settings, day, graph, locales, {}),
@@ -182,24 +181,24 @@ def load_state(
 
 def retire(old: ServingState, new: ServingState) -> list[Callable[[], None]]:
     """What to close of ``old`` once no request holds it: the scoring threads of the clients
-    ``new`` does not reuse, then the feature contexts only ``old`` used."""
+    ``new`` does not reuse, then the features only ``old`` used."""
     kept_clients = {id(c) for c in new.clients.values()}
-    kept_contexts = {id(c.context) for c in new.clients.values()}
+    kept_features = {id(c.features) for c in new.clients.values()}
     closes: list[Callable[[], None]] = []
-    contexts: dict[int, FeatureContext] = {}
+    features: dict[int, OnlineFeatures] = {}
     for client in old.clients.values():
         if id(client) in kept_clients:
             continue
         closes.append(client.scoring.close)
-        if id(client.context) not in kept_contexts:
-            contexts[id(client.context)] = client.context
-    return closes + [context.close for context in contexts.values()]
+        if id(client.features) not in kept_features:
+            features[id(client.features)] = client.features
+    return closes + [shared.close for shared in features.values()]
 
 
 def close_state(state: ServingState) -> None:
     """Close everything ``state`` holds (the service is stopping)."""
-    contexts = {id(c.context): c.context for c in state.clients.values()}
+    features = {id(c.features): c.features for c in state.clients.values()}
     for client in state.clients.values():
         client.scoring.close()
-    for context in contexts.values():
-        context.close()
+    for shared in features.values():
+        shared.close()

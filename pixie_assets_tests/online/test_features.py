@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -17,9 +18,9 @@ from pixie_assets.core.settings import PROJECT_ROOT
 from pixie_assets.online.features import (
     KeyedContext,
     KeyedFeaturizer,
+    OnlineFeatures,
     WholeContextFeaturizer,
     check_agrees,
-    featurizers,
     probe_batches,
 )
 from pixie_assets.serving.featurize import FeatureContext
@@ -136,8 +137,8 @@ def test_a_feature_read_across_rows_is_caught_and_served_from_the_whole_context(
     with FeatureContext(replace(spec, features_sql=across), DAY, **tables, threads=1) as context:
         problem = check_agrees(KeyedContext(context), context, probe_batches(context, DAY))
         assert problem is not None and "visit_count" in problem
-        connect = featurizers(context, DAY, logged.append)
-        featurizer = connect()
+        features = OnlineFeatures(context, DAY, logged.append)
+        featurizer = features.connect()
         try:
             assert isinstance(featurizer, WholeContextFeaturizer)
         finally:
@@ -145,12 +146,19 @@ def test_a_feature_read_across_rows_is_caught_and_served_from_the_whole_context(
     assert len(logged) == 1 and "served from the whole context tables" in logged[0]
 
 
-def test_a_key_local_spec_is_served_keyed(context):
-    featurizer = featurizers(context, DAY)()
+def test_a_key_local_spec_is_served_keyed_and_its_whole_context_closed(context, tables):
+    """The day's context is then held once: the DuckDB copy is closed, the keyed rows serve."""
+    features = OnlineFeatures(context, DAY)
+    featurizer = features.connect()
     try:
-        assert isinstance(featurizer, KeyedFeaturizer)
+        assert isinstance(featurizer, KeyedFeaturizer) and features.context is None
+        candidates = _requests(tables, np.random.default_rng(8))
+        assert featurizer.featurize(candidates).num_rows == candidates.num_rows
+        with pytest.raises(duckdb.Error):  # closed
+            context.con.execute("SELECT 1")
     finally:
         featurizer.close()
+        features.close()
 
 
 @pytest.mark.slow
