@@ -54,7 +54,7 @@ def test_library_output_goes_to_the_log_and_the_project_lines_to_the_terminal(tm
     assert "\x1b" not in text  # the warning's colour codes are stripped
 
 
-def test_estimates_wait_for_each_kind_and_leave_out_the_first_of_a_kind(monkeypatch):
+def test_estimates_wait_for_each_kind_and_follow_its_latest_job(monkeypatch):
     now = [100.0]
     monkeypatch.setattr(console, "time", SimpleNamespace(perf_counter=lambda: now[0]))
     plan = ["world_job", "graph_job", "client", "client", "client", "client"]
@@ -70,7 +70,8 @@ def test_estimates_wait_for_each_kind_and_leave_out_the_first_of_a_kind(monkeypa
     now[0] += 10
     # The first client job compiled kernels: from the second on, it no longer counts.
     assert progress.finished("client", "client b", 10.0).endswith("· about 20s left")
-    progress.finished("client", "client c", 10.0)
+    # Later days train on more: the latest job says what the next will take, not the mean.
+    assert progress.finished("client", "client c", 14.0).endswith("· about 14s left")
     last = progress.finished("client", "client d", 10.0)
     assert last.startswith("[6/6] client d: ok in 10.0s") and "left" not in last
 

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from statistics import mean
 from typing import TextIO
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -127,11 +126,12 @@ class Progress:
         return line + (f" · {self.time_left()}" if ok and self.done < len(self.plan) else "")
 
     def typical(self, kind: str) -> float | None:
-        """What one more job of ``kind`` should take. The first of a kind pays one-off costs
-        (numba compiling kernels, MLflow creating its tables), so it is left out as soon as a
-        second one has run."""
+        """What one more job of ``kind`` should take: the latest one's duration. The first of a
+        kind pays one-off costs (numba compiling kernels, MLflow creating its tables), and
+        later ones grow with the days behind them (training reads more days of examples), so
+        the latest says more than a mean over all of them would."""
         samples = self.durations.get(kind, [])
-        return mean(samples[1:] or samples) if samples else None
+        return samples[-1] if samples else None
 
     def time_left(self) -> str:
         """The sum of the typical durations of the jobs still to run, once each of their kinds
