@@ -18,6 +18,12 @@ are released — the run marked failed if it never ended, its slots freed — by
   the others for well under two minutes, whether they came from the UI, a schedule, the sensor,
   the CLI or the demo.
 
+A run killed before it claimed any slot holds nothing and blocks nobody, but it would stay
+STARTED in the UI for ever. ``PidCheckedRunLauncher`` (dagster.yaml's ``run_launcher``) is
+Dagster's default launcher plus the health check its run monitoring asks launchers for: a STARTED
+run whose recorded processes are all gone is reported FAILED, and the daemon (``make ui``) marks
+it failed within ``poll_interval_seconds``.
+
 The pid check only means something where runs and their storage share a machine: it is used with
 SQLite instance storage (the project's default) and skipped otherwise, where Dagster's run
 monitoring and the UI's *Free slots* remain.
@@ -42,6 +48,7 @@ import dagster as dg
 from dagster._core.execution.plan.instance_concurrency_context import (
     InstanceConcurrencyContext,
 )
+from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
 STALE_CHECK_SECONDS = 30.0
@@ -159,6 +166,30 @@ def release_stale_slots(
         if log:
             log(message)
     return released
+
+
+class PidCheckedRunLauncher(DefaultRunLauncher):
+    """Dagster's default run launcher (each run in a process of the code server) with a worker
+    health check, so that the daemon's run monitoring marks failed the runs whose processes
+    were killed, slot or no slot."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        """FAILED once every process the run recorded is gone; RUNNING before it recorded one,
+        while one lives, and where pids mean nothing."""
+        instance = self._instance
+        if instance is None or not supports_pid_checks(instance):
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        processes = _run_processes(instance, run.run_id)
+        if processes and not any(process_alive(pid, at) for pid, at in processes):
+            pids = ", ".join(str(pid) for pid in sorted({pid for pid, _ in processes}))
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED, msg=f"none of the run's processes ({pids}) is alive"
+            )
+        return CheckRunHealthResult(WorkerStatus.RUNNING)
 
 
 def _claim_wait_is_flawed() -> bool:

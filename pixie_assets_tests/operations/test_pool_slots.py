@@ -6,6 +6,7 @@ SIGKILL, as the OOM killer or an operator would."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -118,3 +119,35 @@ def test_a_reused_pid_is_not_the_process_that_recorded_it():
     me = os.getpid()
     assert concurrency.process_alive(me, time.time())
     assert not concurrency.process_alive(me, recorded_at=0.0)  # we started long after 1970
+
+
+def test_the_daemons_run_monitoring_fails_a_killed_run_through_the_projects_launcher(pixie_home):
+    """What ``make ui``'s daemon does every ``poll_interval_seconds``: Dagster's own
+    ``monitor_started_run`` asks the project's launcher about each STARTED run. A live run is
+    left alone; once its process is killed, the run is marked failed, saying why."""
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    logger = logging.getLogger("run_monitoring_test")
+    holder = _start_holding()
+    try:
+        with dg.DagsterInstance.get() as instance:
+            assert isinstance(instance.run_launcher, concurrency.PidCheckedRunLauncher)
+            assert instance.run_monitoring_enabled
+            (record,) = instance.get_run_records(
+                dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+            )
+            monitor_started_run(instance, None, record, logger)  # alive: nothing happens
+            assert instance.get_run_by_id(record.dagster_run.run_id).status == (
+                dg.DagsterRunStatus.STARTED
+            )
+            holder.send_signal(signal.SIGKILL)
+            assert holder.wait() == -signal.SIGKILL
+            monitor_started_run(instance, None, record, logger)
+            run_id = record.dagster_run.run_id
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+            failure = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            assert "is alive" in failure[-1].message, failure[-1].message
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
