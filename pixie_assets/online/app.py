@@ -152,7 +152,9 @@ def create_app(service: Service, poll_seconds: float = 30.0) -> FastAPI:
             raise HTTPException(503, "the graph or a client's model is not loaded")
         state = service.state
         models = {name: c.model_version for name, c in state.clients.items()}
-        return JSONResponse({"status": "ready", "day": state.day.isoformat(), "models": models})
+        features = {name: c.features.mode for name, c in state.clients.items()}
+        return JSONResponse({"status": "ready", "day": state.day.isoformat(), "models": models,
+                             "features": features})  # fmt: skip
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:

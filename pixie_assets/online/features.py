@@ -209,6 +209,11 @@ class OnlineFeatures:
         else:
             log(f"features of {day} served from the whole context tables: {problem}")
 
+    @property
+    def mode(self) -> str:
+        """ "keyed" (the batch's rows) or "whole" (the whole context tables): /readyz shows it."""
+        return "keyed" if self.keyed is not None else "whole"
+
     def connect(self) -> Featurizer:
         """A featurizer with a connection of its own, for one scoring thread."""
         if self.keyed is not None:

@@ -83,6 +83,8 @@ def _post(api, body: dict) -> requests.Response:
 def test_every_client_serves_its_champion_on_the_newest_graph(api):
     ready = requests.get(f"{api.url}/readyz", timeout=10).json()
     assert ready["day"] == SERVE_DAY
+    # the project's feature SQL joins by key: every client featurizes the batch's rows
+    assert ready["features"] == {client: "keyed" for client in CLIENTS}
     for client in CLIENTS:
         assert ready["models"][client].startswith(f"{registered_model_name(client)}/"), ready
 
