@@ -73,7 +73,7 @@ def active_users(home: Path, scale: str, n: int) -> list[int]:
     return np.random.default_rng(0).choice(users, min(n, len(users)), replace=False).tolist()
 
 
-def _mean_ms(run, items: list, repeat: int = 2) -> float:
+def mean_ms(run, items: list, repeat: int = 2) -> float:
     """Mean milliseconds of ``run(item)`` over ``items``, the best of ``repeat`` passes."""
     best = float("inf")
     for _ in range(repeat):
@@ -139,14 +139,12 @@ def stage_costs(home: Path, scale: str, users: list[int], walk_steps: int, n: in
             build_serving_log(scored, "homefeed", sent)
 
         stages = {
-            "walks": _mean_ms(
-                lambda w: walk_request(state.graph, w[0], client.config, w[1]), walks
-            ),
-            "features_1": _mean_ms(featurize, found),
-            "features_per_request_in_8": round(_mean_ms(featurize, batches) / 8, 3),
-            "features_1_whole_context": _mean_ms(whole.featurize, found),
-            "score": _mean_ms(client.scorer.score, features),
-            "funnel_and_log": _mean_ms(funnel, list(range(len(found)))),
+            "walks": mean_ms(lambda w: walk_request(state.graph, w[0], client.config, w[1]), walks),
+            "features_1": mean_ms(featurize, found),
+            "features_per_request_in_8": round(mean_ms(featurize, batches) / 8, 3),
+            "features_1_whole_context": mean_ms(whole.featurize, found),
+            "score": mean_ms(client.scorer.score, features),
+            "funnel_and_log": mean_ms(funnel, list(range(len(found)))),
         }
         whole.close()
         whole.context.close()

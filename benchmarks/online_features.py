@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).parent))
+from online import mean_ms  # noqa: E402  (the sibling script)
 
 from pixie_assets.online.features import KeyedContext, WholeContextFeaturizer
 from pixie_assets.serving.featurize import FeatureContext
@@ -74,16 +78,6 @@ def request(tables: dict[str, pa.Table], k: int, rng: np.random.Generator) -> pa
     })  # fmt: skip
 
 
-def best_ms(featurize, batches: list[pa.Table], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        for batch in batches:
-            featurize(batch)
-        best = min(best, (time.perf_counter() - started) / len(batches) * 1000)
-    return round(best, 3)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pins", default="200000,1000000,4000000", help="catalog sizes")
@@ -99,8 +93,8 @@ def main() -> None:
             try:
                 same = all(keyed.featurize(b).equals(whole.featurize(b)) for b in batches)
                 whole_ms, keyed_ms = (
-                    best_ms(whole.featurize, batches),
-                    best_ms(keyed.featurize, batches),
+                    mean_ms(whole.featurize, batches, repeat=3),
+                    mean_ms(keyed.featurize, batches, repeat=3),
                 )
             finally:
                 keyed.close()

@@ -137,7 +137,7 @@ def test_a_feature_read_across_rows_is_caught_and_served_from_the_whole_context(
     with FeatureContext(replace(spec, features_sql=across), DAY, **tables, threads=1) as context:
         problem = check_agrees(KeyedContext(context), context, probe_batches(context, DAY))
         assert problem is not None and "visit_count" in problem
-        features = OnlineFeatures(context, DAY, logged.append)
+        features = OnlineFeatures(context, DAY, logged.append, keyed_from_rows=0)
         featurizer = features.connect()
         try:
             assert isinstance(featurizer, WholeContextFeaturizer)
@@ -148,7 +148,7 @@ def test_a_feature_read_across_rows_is_caught_and_served_from_the_whole_context(
 
 def test_a_key_local_spec_is_served_keyed_and_its_whole_context_closed(context, tables):
     """The day's context is then held once: the DuckDB copy is closed, the keyed rows serve."""
-    features = OnlineFeatures(context, DAY)
+    features = OnlineFeatures(context, DAY, keyed_from_rows=0)
     featurizer = features.connect()
     try:
         assert isinstance(featurizer, KeyedFeaturizer) and features.context is None
@@ -156,6 +156,18 @@ def test_a_key_local_spec_is_served_keyed_and_its_whole_context_closed(context, 
         assert featurizer.featurize(candidates).num_rows == candidates.num_rows
         with pytest.raises(duckdb.Error):  # closed
             context.con.execute("SELECT 1")
+    finally:
+        featurizer.close()
+        features.close()
+
+
+def test_a_small_catalog_is_served_from_the_whole_context(context):
+    """Below ``keyed_from_rows`` rows the whole tables' scan costs less: no keyed copy is made."""
+    features = OnlineFeatures(context, DAY, keyed_from_rows=10_000)
+    featurizer = features.connect()
+    try:
+        assert features.mode == "whole" and features.keyed is None
+        assert isinstance(featurizer, WholeContextFeaturizer)
     finally:
         featurizer.close()
         features.close()

@@ -26,7 +26,6 @@ from pixie_assets.defs.resources import PixieSettings
 from pixie_assets.graph import load_graph
 from pixie_assets.landing import data_files, is_complete, partition_dir
 from pixie_assets.landing.sources import day_feature_context, read_table
-from pixie_assets.online.features import KeyedFeaturizer
 from pixie_assets.online.recommend import request_seed
 from pixie_assets.online.service import Service
 from pixie_assets.serving.candidates import request_batch, walk_requests
@@ -83,8 +82,8 @@ def _post(api, body: dict) -> requests.Response:
 def test_every_client_serves_its_champion_on_the_newest_graph(api):
     ready = requests.get(f"{api.url}/readyz", timeout=10).json()
     assert ready["day"] == SERVE_DAY
-    # the project's feature SQL joins by key: every client featurizes the batch's rows
-    assert ready["features"] == {client: "keyed" for client in CLIENTS}
+    # the tiny world's 12k pins: scanning the whole tables costs less than keying them
+    assert ready["features"] == {client: "whole" for client in CLIENTS}
     for client in CLIENTS:
         assert ready["models"][client].startswith(f"{registered_model_name(client)}/"), ready
 
@@ -115,8 +114,6 @@ def test_candidates_features_and_scores_are_the_batch_paths(api, deployment):
     locales = read_table(deployment, "users", columns=["user_id", "locale"]).to_pandas()
     version = next(iter(served.values()))[1]["model_version"]
     scorer = load_scorer(deployment, client, version.rsplit("/", 1)[1])
-    # the service featurizes over the rows of each batch's keys (online.features)
-    assert isinstance(service.state.client(client).scoring.featurizer, KeyedFeaturizer)
     context = day_feature_context(deployment, day, scorer.feature_spec)
     for request_id, (_user, body) in served.items():
         rows = logged[logged["request_id"] == request_id].reset_index(drop=True)
