@@ -9,9 +9,11 @@ hands DuckDB only the rows of the batch's keys (binary search, no scan): the sam
 rows, at a cost that follows the batch, not the catalog.
 
 That the SQL only joins on those keys is a property of the SQL, not of this module, so it is
-checked when a context is built (``check_agrees``): a probe batch is featurized both ways and
-must come out equal to the bit; a spec that reads across rows (a count over all pins, a rank
-among them) fails the check and is served from the whole context instead.
+checked when a context is built (``check_agrees``): eight probe batches of a request's size are
+featurized both ways and must come out equal to the bit; a spec that reads across rows (a count
+over all pins, a rank among them) fails the check and is served from the whole context instead.
+Handing DuckDB a batch's rows costs a registration per table, more than scanning a small
+catalog, so ``OnlineFeatures`` keys only contexts of ``KEYED_FROM_ROWS`` rows or more.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pixie_assets.serving.featurize import FeatureContext
+from pixie_assets.serving.featurize import FeatureContext, run_feature_sql
 
 
 class Featurizer(Protocol):
@@ -47,6 +49,11 @@ KEYS = ("pin_id", "user_id")
 # small part of the catalog (a batch holding every pin would agree with anything).
 PROBE_BATCHES = 8
 PROBE_ROWS = 200
+
+
+def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """The context tables the feature SQL reads (all but the candidates), sorted."""
+    return sorted(con.get_table_names(sql) - {"candidates"})
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class KeyedContext:
         self.spec = context.spec
         con = context.con.cursor()
         try:
-            read = sorted(con.get_table_names(self.spec.features_sql) - {"candidates"})
+            read = tables_read(con, self.spec.features_sql)
             self.keyed: dict[str, _KeyedTable] = {}
             self.whole: dict[str, pa.Table] = {}
             for name in read:
@@ -110,16 +117,10 @@ class KeyedFeaturizer:
     def featurize(self, candidates: pa.Table | pd.DataFrame) -> pa.Table:
         if isinstance(candidates, pd.DataFrame):
             candidates = pa.Table.from_pandas(candidates, preserve_index=False)
-        n = candidates.num_rows
-        batch = candidates.append_column("row_idx", pa.array(np.arange(n, dtype=np.int64)))
         for name, table in self.keyed.keyed.items():
             wanted = np.unique(candidates[table.key].to_numpy())
             self.con.register(name, table.rows_of(wanted))
-        self.con.register("candidates", batch)
-        result = self.con.sql(self.keyed.spec.features_sql).to_arrow_table()
-        if result.num_rows != n:
-            raise ValueError(f"feature SQL returned {result.num_rows} rows for {n} candidates")
-        return result.select(list(self.keyed.spec.feature_names))
+        return run_feature_sql(self.con, self.keyed.spec, candidates)
 
     def close(self) -> None:
         self.con.close()
@@ -129,7 +130,7 @@ def largest_table_rows(context: FeatureContext) -> int:
     """Rows of the largest context table the feature SQL reads."""
     con = context.con.cursor()
     try:
-        read = con.get_table_names(context.spec.features_sql) - {"candidates"}
+        read = tables_read(con, context.spec.features_sql)
         return max(
             (con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in read),
             default=0,
@@ -237,7 +238,7 @@ class OnlineFeatures:
 
     @property
     def mode(self) -> str:
-        """ "keyed" (the batch's rows) or "whole" (the whole context tables): /readyz shows it."""
+        """What /readyz shows: "keyed" (the batch's rows) or "whole" (the whole tables)."""
         return "keyed" if self.keyed is not None else "whole"
 
     def connect(self) -> Featurizer:

@@ -135,7 +135,8 @@ def load_state(
 ) -> ServingState:
     """The state to serve ``day`` with each client's ``champions`` version (``champions_of``).
     Clients of ``previous`` for the same day whose champion has not moved are reused as they
-    are; everything else is loaded.
+    are, and so are its features for a model of the same feature spec; everything else is
+    loaded.
     ``walk_steps`` replaces the clients' step budget (the paper's 100k-step queries)."""
     same_day = previous is not None and previous.day == day
     graph = previous.graph if same_day else load_graph(settings.graph_day_dir(day.isoformat()))
@@ -145,7 +146,12 @@ def load_state(
         users = read_table(settings, "users", columns=["user_id", "locale"]).to_pandas()
         locales = dict(zip(users["user_id"].tolist(), users["locale"].tolist(), strict=True))
     states: dict[str, ClientState] = {}
-    features: dict[str, OnlineFeatures] = {}
+    # a moved champion whose spec another client of the day already serves shares its features
+    features: dict[str, OnlineFeatures] = (
+        {spec_digest(c.scorer.feature_spec): c.features for c in previous.clients.values()}
+        if same_day
+        else {}
+    )
     for name, champion in champions.items():
         if same_day and previous.champions.get(name) == champion and name in previous.clients:
             states[name] = previous.clients[name]

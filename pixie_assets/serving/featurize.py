@@ -96,19 +96,7 @@ class FeatureContext:
         with the input rows. Candidates need request_id, user_id, ts, pin_id, visit_count,
         visit_rank, query_hits, pin_degree. ``con``: a ``cursor()`` of this context's
         connection, for a thread of its own (one connection runs one query at a time)."""
-        if isinstance(candidates, pd.DataFrame):
-            candidates = pa.Table.from_pandas(candidates, preserve_index=False)
-        con = self.con if con is None else con
-        n = candidates.num_rows
-        batch = candidates.append_column("row_idx", pa.array(np.arange(n, dtype=np.int64)))
-        con.register("candidates", batch)
-        try:
-            result = con.sql(self.spec.features_sql).to_arrow_table()
-        finally:
-            con.unregister("candidates")
-        if result.num_rows != n:
-            raise ValueError(f"feature SQL returned {result.num_rows} rows for {n} candidates")
-        return result.select(list(self.spec.feature_names))
+        return run_feature_sql(self.con if con is None else con, self.spec, candidates)
 
     def close(self) -> None:
         self.con.close()
@@ -118,6 +106,27 @@ class FeatureContext:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_feature_sql(
+    con: duckdb.DuckDBPyConnection, spec: FeatureSpec, candidates: pa.Table | pd.DataFrame
+) -> pa.Table:
+    """``spec``'s feature SQL on ``con`` over ``candidates`` (registered as ``candidates`` with a
+    ``row_idx``): its feature columns, in order, one row per candidate. ``con`` holds the
+    context tables the SQL reads: ``FeatureContext``'s whole tables, or the online service's
+    rows of a batch's keys."""
+    if isinstance(candidates, pd.DataFrame):
+        candidates = pa.Table.from_pandas(candidates, preserve_index=False)
+    n = candidates.num_rows
+    batch = candidates.append_column("row_idx", pa.array(np.arange(n, dtype=np.int64)))
+    con.register("candidates", batch)
+    try:
+        result = con.sql(spec.features_sql).to_arrow_table()
+    finally:
+        con.unregister("candidates")
+    if result.num_rows != n:
+        raise ValueError(f"feature SQL returned {result.num_rows} rows for {n} candidates")
+    return result.select(list(spec.feature_names))
 
 
 def feature_matrix(features: pa.Table, names: tuple[str, ...]) -> np.ndarray:

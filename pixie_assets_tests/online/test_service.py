@@ -243,6 +243,8 @@ def test_a_moved_champion_is_swapped_in_under_load_without_a_failed_request(api,
         for worker in workers:
             worker.result()
     assert swap["swapped"] and swap["models"][client] == f"{name}/{target}", swap
+    # the new version shares the day's features with the clients of the same feature spec
+    assert service.state.client(client).features is service.state.client("related_pins").features
     assert all(status == 200 for status, _ in seen), [s for s in seen if s[0] != 200][:5]
     assert {model for _, model in seen} <= {before, f"{name}/{target}"}
     assert seen[-1][1] == f"{name}/{target}"
